@@ -1,0 +1,40 @@
+/**
+ * @module Where file bytes live. Files are named by their whole-file sha256 (what users and other tools
+ * know a file by). The embedded store keeps whole files; the chunk store implements the same interface with
+ * content-defined chunks, so nothing above it changes.
+ */
+
+/** A byte stream, in the web-standard shape so core needs no Node types. */
+export type ByteSource = AsyncIterable<Uint8Array>;
+
+export interface StoredContent {
+  sha256: string;
+  size: number;
+}
+
+export interface ContentWriteOptions {
+  /** Called with the number of bytes consumed so far, for progress bars. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface ContentReadOptions {
+  onProgress?: (bytes: number) => void;
+  /** Names the file in integrity errors ("model@1.2.0: weights.bin"). */
+  label?: string;
+}
+
+export interface ContentStore {
+  /**
+   * Stores a stream durably and returns its sha256 and size. Storing the same bytes twice stores them once.
+   * When this returns, the content survives a crash; until a version refers to it, it is garbage for GC.
+   */
+  write(source: ByteSource, options?: ContentWriteOptions): Promise<StoredContent>;
+  has(sha256: string): Promise<boolean>;
+  /** Streams the content back, verifying it; a mismatch throws INTEGRITY before the bad bytes are yielded. */
+  read(content: StoredContent, options?: ContentReadOptions): ByteSource;
+  /** Checks stored content without returning it; throws INTEGRITY on damage. */
+  verify(content: StoredContent, options?: ContentReadOptions): Promise<void>;
+  /** Every stored content id, for garbage collection. */
+  list(): AsyncIterable<StoredContent>;
+  remove(sha256: string): Promise<void>;
+}

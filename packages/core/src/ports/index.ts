@@ -1,0 +1,9 @@
+export type { BlobInfo, BlobStore } from "./blob.js";
+export type {
+  ByteSource,
+  ContentReadOptions,
+  ContentStore,
+  ContentWriteOptions,
+  StoredContent,
+} from "./content.js";
+export type { AliasMove, AuditQuery, MetadataStore, NewVersion, VersionChange } from "./metadata.js";

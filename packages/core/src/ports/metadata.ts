@@ -1,0 +1,104 @@
+/**
+ * @module The metadata store interface. Drivers (SQLite, PostgreSQL) implement it; every rule that needs
+ * atomicity across processes (unique versions, linear alias history) is enforced by the driver's database,
+ * through transactions and unique constraints, never by process memory.
+ */
+import type {
+  Alias,
+  AliasAction,
+  AliasEvent,
+  Artifact,
+  ArtifactSummary,
+  ArtifactType,
+  AuditEvent,
+  NewAuditEvent,
+  Version,
+  VersionSummary,
+} from "../types.js";
+
+/** A version as core hands it to the driver; the driver assigns `seq`. */
+export type NewVersion = Omit<Version, "seq" | "aliases"> & {
+  /** Aliases to point at the new version in the same transaction. */
+  aliases: string[];
+};
+
+/**
+ * One alias move, applied only if the alias still points at `expectedFrom` (null: the alias must not exist).
+ * A mismatch is CONFLICT, so two concurrent moves can never both win from the same starting point.
+ */
+export interface AliasMove {
+  artifact: string;
+  alias: string;
+  action: AliasAction;
+  expectedFrom: string | null;
+  /** null removes the alias. */
+  to: string | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+export interface VersionChange {
+  tags?: { set: Record<string, string>; remove: string[] };
+  notes?: string;
+}
+
+export interface AuditQuery {
+  artifact?: string;
+  limit?: number;
+  /** Only events with a smaller id (for paging newest-first). */
+  beforeId?: number;
+}
+
+export interface MetadataStore {
+  /** Which driver this is, for messages (`sqlite`, `postgres`). */
+  readonly kind: string;
+  close(): Promise<void>;
+
+  getArtifact(name: string): Promise<Artifact | null>;
+  listArtifacts(): Promise<ArtifactSummary[]>;
+
+  /**
+   * Atomically: creates the artifact if it is new (an existing one of another type is CONFLICT), inserts
+   * the version with the next sequence number, points `aliases` at it, and records the audit events.
+   * An existing version string is CONFLICT and changes nothing.
+   */
+  createVersion(
+    version: NewVersion,
+    audit: NewAuditEvent,
+    aliasAudit: (alias: string, from: string | null) => NewAuditEvent,
+  ): Promise<Version>;
+  getVersion(artifact: string, version: string): Promise<Version | null>;
+  getVersionBySeq(artifact: string, seq: number): Promise<Version | null>;
+  /** All versions of an artifact, in sequence order. */
+  listVersions(artifact: string): Promise<VersionSummary[]>;
+  /** Edits the mutable parts of a version (tags, notes) and records the audit event in one transaction. */
+  updateVersion(
+    artifact: string,
+    version: string,
+    change: VersionChange,
+    audit: NewAuditEvent,
+  ): Promise<Version>;
+
+  getAlias(artifact: string, alias: string): Promise<Alias | null>;
+  listAliases(artifact: string): Promise<Alias[]>;
+  /** Compare-and-set move of one alias, with its history event and audit event, in one transaction. */
+  moveAlias(move: AliasMove, audit: NewAuditEvent): Promise<AliasEvent>;
+  /** Marks an alias protected or not (moving a protected alias needs admin). */
+  setAliasProtection(
+    artifact: string,
+    alias: string,
+    isProtected: boolean,
+    audit: NewAuditEvent,
+  ): Promise<Alias>;
+  /** The alias's moves, oldest first. */
+  aliasHistory(artifact: string, alias?: string): Promise<AliasEvent[]>;
+
+  /** Audit events, newest first. */
+  listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  /** sha256 of every file and patch referenced by any version: the roots of garbage collection. */
+  listLiveContent(): Promise<Set<string>>;
+}
+
+export type { ArtifactType };

@@ -1,0 +1,314 @@
+/**
+ * @module The registry's use cases — publish a version, move an alias, roll back, tag, annotate — written
+ * once over the store interfaces. The embedded CLI and the server both call these, so every rule has one home.
+ */
+import { planRollback } from "./aliases.js";
+import { conflict, invalid, isCairnError, notFound } from "./errors.js";
+import { checkAliasName, checkArtifactName, checkMetrics, checkParams, checkTags } from "./names.js";
+import { normaliseFilePath } from "./paths.js";
+import type { ContentStore } from "./ports/content.js";
+import type { MetadataStore, NewVersion } from "./ports/metadata.js";
+import { exactRef, parseRef, resolveRef } from "./refs.js";
+import type {
+  AliasEvent,
+  ArtifactType,
+  AuditEvent,
+  CodeInfo,
+  FileEntry,
+  Json,
+  JsonObject,
+  NewAuditEvent,
+  Version,
+} from "./types.js";
+import { ARTIFACT_TYPES } from "./types.js";
+import { type Bump, checkVersion, nextVersion } from "./versions.js";
+
+const SHA256 = /^[0-9a-f]{64}$/;
+// How often an automatically numbered push retries after another writer took the number it chose.
+const BUMP_ATTEMPTS = 20;
+const MOVE_ATTEMPTS = 20;
+
+export interface PublishInput {
+  name: string;
+  type?: ArtifactType;
+  /** An exact version; without it the version is `bump` (default minor) from the highest one. */
+  version?: string;
+  bump?: Bump;
+  /** Files whose content is already in the content store. */
+  files: FileEntry[];
+  params?: JsonObject;
+  metrics?: Record<string, number>;
+  notes?: string;
+  /** Refs of the data this version was made from; stored resolved to exact versions. */
+  data?: string[];
+  tags?: Record<string, string>;
+  aliases?: string[];
+  code?: CodeInfo | null;
+  environment?: JsonObject | null;
+  run?: string | null;
+}
+
+export interface RegistryOptions {
+  meta: MetadataStore;
+  content: ContentStore;
+  /** Who is acting, recorded in every audit event and alias move. */
+  actor: string;
+  now?: () => Date;
+}
+
+export class Registry {
+  readonly meta: MetadataStore;
+  readonly content: ContentStore;
+  readonly actor: string;
+  private readonly now: () => Date;
+
+  constructor(options: RegistryOptions) {
+    this.meta = options.meta;
+    this.content = options.content;
+    this.actor = options.actor;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private audit(
+    action: string,
+    artifact: string | null,
+    target: string,
+    before: Json,
+    after: Json,
+  ): NewAuditEvent {
+    return { at: this.now().toISOString(), actor: this.actor, action, artifact, target, before, after };
+  }
+
+  resolve(ref: string): Promise<Version> {
+    return resolveRef(this.meta, ref);
+  }
+
+  /** Records a new immutable version whose files are already stored. */
+  async publishVersion(input: PublishInput): Promise<Version> {
+    const name = checkArtifactName(input.name);
+    if (input.version !== undefined && input.bump !== undefined)
+      throw invalid("give either a version or a bump, not both");
+    if (input.type !== undefined && !ARTIFACT_TYPES.includes(input.type)) {
+      throw invalid(`invalid type ${JSON.stringify(input.type)}: use model or dataset`);
+    }
+    const existing = await this.meta.getArtifact(name);
+    const type = input.type ?? existing?.type ?? "model";
+    if (existing && existing.type !== type) {
+      throw conflict(`${name} is a ${existing.type}, not a ${type}`);
+    }
+    const files = await this.checkFiles(input.files);
+    const aliases = [...new Set((input.aliases ?? []).map(checkAliasName))];
+    for (const alias of aliases) await this.checkAliasMovable(name, alias);
+    const data = await Promise.all(
+      (input.data ?? []).map(async (ref) => {
+        const v = await resolveRef(this.meta, ref);
+        return exactRef(v.artifact, v.version);
+      }),
+    );
+    if (input.code?.patch && !(await this.content.has(input.code.patch))) {
+      throw invalid("the code patch is not in the content store");
+    }
+    const base: Omit<NewVersion, "version"> = {
+      artifact: name,
+      type,
+      createdAt: this.now().toISOString(),
+      createdBy: this.actor,
+      files,
+      params: checkParams(input.params ?? {}),
+      metrics: checkMetrics(input.metrics ?? {}),
+      tags: checkTags(input.tags ?? {}),
+      notes: input.notes ?? "",
+      data: [...new Set(data)],
+      code: input.code ?? null,
+      environment: input.environment ?? null,
+      run: input.run ?? null,
+      aliases,
+    };
+    const size = files.reduce((sum, f) => sum + f.size, 0);
+    const explicit = input.version !== undefined ? checkVersion(input.version) : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const version =
+        explicit ??
+        nextVersion(
+          (await this.meta.listVersions(name)).map((v) => v.version),
+          input.bump,
+        );
+      const target = exactRef(name, version);
+      try {
+        return await this.meta.createVersion(
+          { ...base, version },
+          this.audit("version.create", name, target, null, { files: files.length, size, type }),
+          (alias, from) => this.audit("alias.set", name, `${name}@${alias}`, from, version),
+        );
+      } catch (error) {
+        // Another writer took the number we computed: compute again. An explicit version is the user's conflict.
+        if (explicit === undefined && isCairnError(error, "CONFLICT") && attempt < BUMP_ATTEMPTS) continue;
+        if (isCairnError(error, "CONFLICT") && explicit !== undefined) {
+          throw conflict(`${target} already exists; versions are immutable`, {
+            hint: "push with --bump, or choose another --version",
+          });
+        }
+        throw error;
+      }
+    }
+  }
+
+  private async checkFiles(files: FileEntry[]): Promise<FileEntry[]> {
+    if (files.length === 0) throw invalid("a version needs at least one file");
+    const seen = new Set<string>();
+    const checked: FileEntry[] = [];
+    for (const file of files) {
+      const path = normaliseFilePath(file.path);
+      if (seen.has(path)) throw invalid(`file ${path} is given twice`);
+      seen.add(path);
+      if (!Number.isSafeInteger(file.size) || file.size < 0)
+        throw invalid(`file ${path} has an invalid size`);
+      if (!SHA256.test(file.sha256)) throw invalid(`file ${path} has an invalid sha256`);
+      if (!(await this.content.has(file.sha256))) {
+        throw invalid(`the content of ${path} (${file.sha256.slice(0, 12)}…) is not in the store`, {
+          hint: "upload the file's content before committing the version",
+        });
+      }
+      checked.push({ path, size: file.size, mode: file.mode & 0o777, sha256: file.sha256 });
+    }
+    return checked.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** Policy hook: protected aliases are checked by the server's auth layer; embedded mode is single-user. */
+  protected async checkAliasMovable(_artifact: string, _alias: string): Promise<void> {}
+
+  /** Points ALIAS at VERSION, recording the move. */
+  async setAlias(
+    name: string,
+    alias: string,
+    version: string,
+    reason: string | null = null,
+  ): Promise<AliasEvent> {
+    checkAliasName(alias);
+    const target = await resolveRef(this.meta, `${checkArtifactName(name)}@${checkVersion(version)}`);
+    await this.checkAliasMovable(name, alias);
+    return this.moveWithRetry(name, alias, "set", () => target.version, reason);
+  }
+
+  async removeAlias(name: string, alias: string, reason: string | null = null): Promise<AliasEvent> {
+    checkAliasName(alias);
+    if (!(await this.meta.getAlias(checkArtifactName(name), alias)))
+      throw notFound(`${name} has no alias ${alias}`);
+    await this.checkAliasMovable(name, alias);
+    return this.moveWithRetry(name, alias, "remove", () => null, reason);
+  }
+
+  /** Moves ALIAS back to the version it held before (or to `to`). */
+  async rollback(
+    name: string,
+    alias: string,
+    options: { to?: string; reason?: string | null } = {},
+  ): Promise<AliasEvent> {
+    checkArtifactName(name);
+    checkAliasName(alias);
+    if (!(await this.meta.getArtifact(name))) throw notFound(`no artifact named ${name}`);
+    const to =
+      options.to === undefined
+        ? undefined
+        : (await resolveRef(this.meta, `${name}@${checkVersion(options.to)}`)).version;
+    await this.checkAliasMovable(name, alias);
+    return this.moveWithRetry(
+      name,
+      alias,
+      "rollback",
+      (history) => planRollback(name, alias, history, to).to,
+      options.reason ?? null,
+    );
+  }
+
+  /**
+   * Applies an alias move as compare-and-set against the current target; when another writer moved it
+   * first, re-plans from the fresh history, so history stays linear.
+   */
+  private async moveWithRetry(
+    name: string,
+    alias: string,
+    action: AliasEvent["action"],
+    plan: (history: AliasEvent[]) => string | null,
+    reason: string | null,
+  ): Promise<AliasEvent> {
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.meta.getAlias(name, alias))?.version ?? null;
+      const history = action === "rollback" ? await this.meta.aliasHistory(name, alias) : [];
+      const to = plan(history);
+      if (to === current && action !== "remove") throw conflict(`${name}@${alias} already points at ${to}`);
+      const at = this.now().toISOString();
+      try {
+        return await this.meta.moveAlias(
+          { artifact: name, alias, action, expectedFrom: current, to, actor: this.actor, at, reason },
+          this.audit(`alias.${action}`, name, `${name}@${alias}`, current, to),
+        );
+      } catch (error) {
+        if (isCairnError(error, "CONFLICT") && attempt < MOVE_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+  }
+
+  async setAliasProtection(name: string, alias: string, isProtected: boolean) {
+    checkAliasName(alias);
+    return this.meta.setAliasProtection(
+      checkArtifactName(name),
+      alias,
+      isProtected,
+      this.audit(
+        isProtected ? "alias.protect" : "alias.unprotect",
+        name,
+        `${name}@${alias}`,
+        !isProtected,
+        isProtected,
+      ),
+    );
+  }
+
+  async tag(ref: string, set: Record<string, string>, remove: string[] = []): Promise<Version> {
+    const version = await resolveRef(this.meta, ref);
+    checkTags(set);
+    checkTags(Object.fromEntries(remove.map((key) => [key, ""])));
+    const before = Object.fromEntries(
+      [...Object.keys(set), ...remove]
+        .filter((k) => k in version.tags)
+        .map((k) => [k, version.tags[k] ?? null]),
+    );
+    const after: Record<string, Json> = { ...set, ...Object.fromEntries(remove.map((k) => [k, null])) };
+    return this.meta.updateVersion(
+      version.artifact,
+      version.version,
+      { tags: { set, remove } },
+      this.audit("version.tag", version.artifact, exactRef(version.artifact, version.version), before, after),
+    );
+  }
+
+  async setNotes(ref: string, notes: string): Promise<Version> {
+    const version = await resolveRef(this.meta, ref);
+    return this.meta.updateVersion(
+      version.artifact,
+      version.version,
+      { notes },
+      this.audit(
+        "version.notes",
+        version.artifact,
+        exactRef(version.artifact, version.version),
+        version.notes,
+        notes,
+      ),
+    );
+  }
+
+  async aliasHistory(name: string, alias?: string): Promise<AliasEvent[]> {
+    if (!(await this.meta.getArtifact(checkArtifactName(name)))) throw notFound(`no artifact named ${name}`);
+    return this.meta.aliasHistory(name, alias === undefined ? undefined : checkAliasName(alias));
+  }
+
+  async log(name?: string, limit = 100): Promise<AuditEvent[]> {
+    if (name !== undefined && !(await this.meta.getArtifact(checkArtifactName(name)))) {
+      throw notFound(`no artifact named ${name}`);
+    }
+    return this.meta.listAudit({ ...(name === undefined ? {} : { artifact: name }), limit });
+  }
+}

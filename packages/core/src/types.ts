@@ -1,0 +1,115 @@
+/**
+ * @module The records a user holds in hand: artifacts, versions, files, aliases and their history, audit events.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export const ARTIFACT_TYPES = ["model", "dataset"] as const;
+export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+
+export interface Artifact {
+  name: string;
+  type: ArtifactType;
+  createdAt: string;
+}
+
+export interface ArtifactSummary extends Artifact {
+  versionCount: number;
+  /** Highest version by semver precedence, or null when it has none. */
+  latestVersion: string | null;
+  updatedAt: string;
+}
+
+/** One file of a version. `sha256` names its content in the content store. */
+export interface FileEntry {
+  /** Relative POSIX path inside the version, normalised (see `normaliseFilePath`). */
+  path: string;
+  size: number;
+  /** Unix permission bits (e.g. 0o644); the executable bit survives a pull. */
+  mode: number;
+  sha256: string;
+}
+
+/** Where the code that made a version came from. */
+export interface CodeInfo {
+  remote: string | null;
+  branch: string | null;
+  commit: string;
+  dirty: boolean;
+  /** sha256 of the uncommitted diff of tracked files, stored in the content store; null when clean. */
+  patch: string | null;
+  /** Path of the pushed files relative to the repository root, when they were inside it. */
+  path: string | null;
+}
+
+export interface Version {
+  artifact: string;
+  type: ArtifactType;
+  /** A semver 2.0 string, unique per artifact. */
+  version: string;
+  /** Per-artifact sequence number 1, 2, 3 … (MLflow-style version number). */
+  seq: number;
+  createdAt: string;
+  createdBy: string;
+  files: FileEntry[];
+  params: JsonObject;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  notes: string;
+  /** Exact refs (`name@version`) of the data this version was made from. */
+  data: string[];
+  code: CodeInfo | null;
+  environment: JsonObject | null;
+  /** The tracking run that produced it, if any. */
+  run: string | null;
+  /** Aliases currently pointing at this version. */
+  aliases: string[];
+}
+
+export interface VersionSummary {
+  artifact: string;
+  version: string;
+  seq: number;
+  createdAt: string;
+  size: number;
+  fileCount: number;
+  metrics: Record<string, number>;
+  aliases: string[];
+}
+
+export interface Alias {
+  artifact: string;
+  alias: string;
+  version: string;
+  protected: boolean;
+  updatedAt: string;
+}
+
+export type AliasAction = "set" | "remove" | "rollback";
+
+/** One move of an alias. History is linear: each event's `from` is the previous event's `to`. */
+export interface AliasEvent {
+  id: number;
+  artifact: string;
+  alias: string;
+  action: AliasAction;
+  from: string | null;
+  to: string | null;
+  actor: string;
+  at: string;
+  reason: string | null;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  artifact: string | null;
+  target: string;
+  before: Json;
+  after: Json;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, "id">;
