@@ -1,6 +1,7 @@
 /**
  * @module What counts as a valid artifact name, alias name, tag and metric: checked once here for every entry point.
  */
+import semver from "semver";
 import { invalid } from "./errors.js";
 import type { Json, JsonObject } from "./types.js";
 
@@ -24,7 +25,8 @@ export function checkArtifactName(name: string): string {
 }
 
 export function checkAliasName(alias: string): string {
-  if (!ALIAS_NAME.test(alias) || RESERVED_ALIASES.has(alias)) {
+  // `x` or `v1` would read as semver ranges in a ref, so they cannot be aliases.
+  if (!ALIAS_NAME.test(alias) || RESERVED_ALIASES.has(alias) || semver.validRange(alias) !== null) {
     throw invalid(`invalid alias name ${JSON.stringify(alias)}`, {
       hint: "aliases are lower-case words such as production or staging; 'latest' is reserved",
     });
@@ -73,7 +75,8 @@ export function parseScalar(text: string): Json {
   if (trimmed === "true") return true;
   if (trimmed === "false") return false;
   if (trimmed === "null") return null;
-  if (trimmed !== "" && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)) return Number(trimmed);
+  // No leading zeros: `007` stays a string, so identifiers keep them. `.5` and `+3` are numbers.
+  if (/^[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)) return Number(trimmed);
   return text;
 }
 

@@ -23,6 +23,8 @@ export interface Ref {
   text: string;
 }
 
+const REF_HINT = "write name@1.2.0, name@production, name@latest, name@^1.2 or name#3";
+
 export function parseRef(text: string): Ref {
   const hash = text.indexOf("#");
   const at = text.indexOf("@");
@@ -30,22 +32,20 @@ export function parseRef(text: string): Ref {
     const name = checkArtifactName(text.slice(0, hash));
     const seqText = text.slice(hash + 1);
     if (!/^[1-9]\d{0,9}$/.test(seqText))
-      throw invalid(`invalid ref ${JSON.stringify(text)}: #N needs a number ≥ 1`);
+      throw invalid(`invalid ref ${JSON.stringify(text)}: #N needs a number ≥ 1`, { hint: REF_HINT });
     return { name, selector: { kind: "seq", seq: Number(seqText) }, text };
   }
   if (at < 0) return { name: checkArtifactName(text), selector: { kind: "latest" }, text };
   const name = checkArtifactName(text.slice(0, at));
   const spec = text.slice(at + 1);
   if (spec === "" || spec === "latest") return { name, selector: { kind: "latest" }, text };
-  if (/^[a-z][a-z0-9_-]*$/.test(spec))
+  if (/^[a-z][a-z0-9_-]*$/.test(spec) && semver.validRange(spec) === null)
     return { name, selector: { kind: "alias", alias: checkAliasName(spec) }, text };
   if (semver.valid(spec.replace(/^v/, "")))
     return { name, selector: { kind: "version", version: checkVersion(spec) }, text };
   const range = semver.validRange(spec);
   if (range !== null) return { name, selector: { kind: "range", range: spec }, text };
-  throw invalid(`invalid ref ${JSON.stringify(text)}`, {
-    hint: "write name@1.2.0, name@production, name@latest, name@^1.2 or name#3",
-  });
+  throw invalid(`invalid ref ${JSON.stringify(text)}`, { hint: REF_HINT });
 }
 
 /** The exact form of a version's ref, as stored in lineage links. */

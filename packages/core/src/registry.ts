@@ -8,7 +8,7 @@ import { checkAliasName, checkArtifactName, checkMetrics, checkParams, checkTags
 import { normaliseFilePath } from "./paths.js";
 import type { ContentStore } from "./ports/content.js";
 import type { MetadataStore, NewVersion } from "./ports/metadata.js";
-import { exactRef, parseRef, resolveRef } from "./refs.js";
+import { exactRef, resolveRef } from "./refs.js";
 import type {
   AliasEvent,
   ArtifactType,

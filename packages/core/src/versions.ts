@@ -14,12 +14,15 @@ export const FIRST_VERSION = "0.1.0";
 export function checkVersion(text: string): string {
   const stripped = text.startsWith("v") ? text.slice(1) : text;
   const parsed = semver.parse(stripped);
-  if (!parsed || parsed.raw !== stripped) {
+  const canonical = parsed && parsed.version + (parsed.build.length > 0 ? `+${parsed.build.join(".")}` : "");
+  // semver.parse trims spaces and takes a further `v` (and keeps `raw` as given), so only an exact match with
+  // the canonical form proves the text was a plain semver string.
+  if (!canonical || canonical !== stripped) {
     throw invalid(`invalid version ${JSON.stringify(text)}: not a semver 2.0 version`, {
       hint: "write MAJOR.MINOR.PATCH, optionally with a prerelease such as 2.0.0-rc.1",
     });
   }
-  return parsed.version + (parsed.build.length > 0 ? `+${parsed.build.join(".")}` : "");
+  return canonical;
 }
 
 export function isBump(text: string): text is Bump {

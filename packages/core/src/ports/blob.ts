@@ -18,4 +18,10 @@ export interface BlobStore {
   head(key: string): Promise<BlobInfo | null>;
   list(prefix: string): AsyncIterable<BlobInfo>;
   delete(key: string): Promise<void>;
+  /**
+   * Renames an object: afterwards `to` holds it whole (replacing any object there) and `from` is gone.
+   * NOT_FOUND when `from` is absent. Lets a writer stream to a staging key and name the object only once its
+   * hash is known, without buffering it (a folder renames; S3 copies server-side, then deletes).
+   */
+  move(from: string, to: string): Promise<void>;
 }

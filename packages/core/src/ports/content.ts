@@ -30,7 +30,13 @@ export interface ContentStore {
    */
   write(source: ByteSource, options?: ContentWriteOptions): Promise<StoredContent>;
   has(sha256: string): Promise<boolean>;
-  /** Streams the content back, verifying it; a mismatch throws INTEGRITY before the bad bytes are yielded. */
+  /**
+   * Streams the content back, verifying it; a mismatch (or missing content) throws INTEGRITY naming
+   * `options.label`. A store checks as early as it can — the chunk store each chunk before yielding it, the
+   * whole-file store only at the end, holding back the last bytes until the hash checks — so bytes are
+   * trusted only once the iteration has ended without error: a consumer writes them to a temporary file and
+   * renames it into place only then (as `cairn pull` does), never straight over the destination.
+   */
   read(content: StoredContent, options?: ContentReadOptions): ByteSource;
   /** Checks stored content without returning it; throws INTEGRITY on damage. */
   verify(content: StoredContent, options?: ContentReadOptions): Promise<void>;

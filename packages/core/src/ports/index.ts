@@ -1,5 +1,14 @@
 export type { BlobInfo, BlobStore } from "./blob.js";
 export type {
+  ChunkIndex,
+  ChunkLocation,
+  ChunkRef,
+  ContentRecord,
+  PackRecord,
+  PackUsage,
+  UploadSession,
+} from "./chunks.js";
+export type {
   ByteSource,
   ContentReadOptions,
   ContentStore,

@@ -1,0 +1,91 @@
+/**
+ * @module The chunk index: which chunk lives where, which files are made of which chunks, and which chunks an
+ * upload in flight has claimed. The metadata driver implements it in the same database as the versions, so
+ * garbage collection and version commits serialise through database transactions, across processes.
+ */
+
+/** Where a chunk's bytes are: a byte range of one pack object. */
+export interface ChunkLocation {
+  hash: string;
+  pack: string;
+  offset: number;
+  length: number;
+}
+
+/** One piece of a file: a chunk and its length (the file is the concatenation, in order). */
+export interface ChunkRef {
+  hash: string;
+  length: number;
+}
+
+export interface PackRecord {
+  /** Blob key of the pack object. */
+  key: string;
+  size: number;
+  chunkCount: number;
+  createdAt: string;
+}
+
+/** A whole file as stored: its sha256, size and ordered chunks. */
+export interface ContentRecord {
+  sha256: string;
+  size: number;
+  chunks: ChunkRef[];
+}
+
+/** Who holds claims: one push (process or upload), alive while its heartbeat is fresh. */
+export interface UploadSession {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  heartbeatAt: string;
+}
+
+export interface PackUsage {
+  key: string;
+  size: number;
+  liveBytes: number;
+  liveChunks: number;
+  chunkCount: number;
+}
+
+export interface ChunkIndex {
+  /** Starts (or refreshes the heartbeat of) an upload session. */
+  touchSession(session: UploadSession): Promise<void>;
+  /**
+   * Claims `hashes` for the session — garbage collection will not remove them until the session ends — and
+   * returns those already stored. Claim first, look up second: that order makes a dedup hit safe against GC.
+   */
+  claimChunks(sessionId: string, hashes: string[]): Promise<Set<string>>;
+  /** Ends a session and drops its claims. */
+  endSession(sessionId: string): Promise<void>;
+  listSessions(): Promise<UploadSession[]>;
+
+  /** Records a durable pack and the chunks in it (a chunk already indexed elsewhere keeps its first location). */
+  addPack(pack: PackRecord, chunks: ChunkLocation[]): Promise<void>;
+  /** Records a file's chunk list (idempotent for the same sha256) and claims it for the session. */
+  putContent(sessionId: string, content: ContentRecord): Promise<void>;
+  getContent(sha256: string): Promise<ContentRecord | null>;
+  /** True when the content is recorded and every chunk of it is indexed. */
+  hasContent(sha256: string): Promise<boolean>;
+  locateChunks(hashes: string[]): Promise<Map<string, ChunkLocation>>;
+  listContents(): AsyncIterable<ContentRecord>;
+  listPacks(): Promise<PackRecord[]>;
+
+  /**
+   * Garbage collection, in one transaction: deletes content records that no version refers to and that no live
+   * session claims, then chunk rows that no remaining content refers to and no live session claims. Returns
+   * the usage of every pack afterwards, so the caller can delete empty packs and rewrite sparse ones.
+   */
+  sweep(options: { liveSessionIds: string[]; dryRun: boolean }): Promise<{
+    contentsRemoved: number;
+    chunksRemoved: number;
+    bytesRemoved: number;
+    packs: PackUsage[];
+  }>;
+  /** Moves chunks to a new pack (after a rewrite) and forgets the old pack, in one transaction. */
+  replacePack(oldKey: string, pack: PackRecord | null, chunks: ChunkLocation[]): Promise<void>;
+  /** Forgets every chunk location and pack, then records the given ones (fsck --rebuild-index). */
+  rebuildIndex(packs: Array<{ pack: PackRecord; chunks: ChunkLocation[] }>): Promise<void>;
+}

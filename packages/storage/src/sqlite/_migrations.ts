@@ -1,0 +1,120 @@
+/**
+ * @module The SQLite schema, as an ordered list of migrations. Migration N is `MIGRATIONS[N - 1]`; a database
+ * records the ones it has in `schema_migrations`. Never edit a released migration: append a new one.
+ */
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: artifacts, versions and their parts, aliases and their history, the audit log.
+  `
+  CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL CHECK (type IN ('model', 'dataset')),
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    version TEXT NOT NULL,
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    params TEXT NOT NULL CHECK (json_valid(params)),
+    notes TEXT NOT NULL DEFAULT '',
+    code TEXT CHECK (code IS NULL OR json_valid(code)),
+    environment TEXT CHECK (environment IS NULL OR json_valid(environment)),
+    run TEXT,
+    -- The numeric core of the semver string, so the highest version is found through an index instead of
+    -- by parsing every version of an artifact (only the prereleases of the top MAJOR.MINOR.PATCH are compared).
+    major INTEGER NOT NULL,
+    minor INTEGER NOT NULL,
+    patch INTEGER NOT NULL,
+    UNIQUE (artifact_id, version),
+    UNIQUE (artifact_id, seq)
+  ) STRICT;
+  CREATE INDEX versions_precedence ON versions (artifact_id, major, minor, patch, seq);
+  -- Lineage from a run back to the versions it produced.
+  CREATE INDEX versions_run ON versions (run) WHERE run IS NOT NULL;
+
+  -- Clustered by (version, path): a version's files come back sorted without a sort step.
+  CREATE TABLE version_files (
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    mode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (version_id, path)
+  ) STRICT, WITHOUT ROWID;
+  -- "Which versions hold this file?" and garbage collection's liveness scan.
+  CREATE INDEX version_files_sha256 ON version_files (sha256);
+
+  -- SQLite stores NaN as NULL and -0 as 0, so those two keep their exact value in \`special\`; \`value\` stays
+  -- comparable (NULL for NaN, so a search for accuracy > 0.9 never matches a diverged run).
+  CREATE TABLE version_metrics (
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    key TEXT NOT NULL,
+    value REAL,
+    special TEXT CHECK (special IN ('NaN', '-0')),
+    PRIMARY KEY (version_id, key),
+    CHECK ((value IS NULL) = (special IS 'NaN'))
+  ) STRICT, WITHOUT ROWID;
+  -- Search and ranking by metric across versions ("best accuracy").
+  CREATE INDEX version_metrics_key_value ON version_metrics (key, value);
+
+  CREATE TABLE version_tags (
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (version_id, key)
+  ) STRICT, WITHOUT ROWID;
+  -- Search by tag ("stage=candidate").
+  CREATE INDEX version_tags_key_value ON version_tags (key, value);
+
+  -- A rowid table so the refs come back in the order they were given.
+  CREATE TABLE version_data (
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    ref TEXT NOT NULL,
+    UNIQUE (version_id, ref)
+  ) STRICT;
+  -- Lineage the other way: which versions were made from this dataset version.
+  CREATE INDEX version_data_ref ON version_data (ref);
+
+  CREATE TABLE aliases (
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    alias TEXT NOT NULL,
+    version_id INTEGER NOT NULL REFERENCES versions (id),
+    protected INTEGER NOT NULL DEFAULT 0 CHECK (protected IN (0, 1)),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (artifact_id, alias)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX aliases_version ON aliases (version_id);
+
+  -- History keeps version strings, not ids: it is a record of what happened and must outlive what it names.
+  CREATE TABLE alias_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    alias TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('set', 'remove', 'rollback')),
+    from_version TEXT,
+    to_version TEXT,
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    reason TEXT
+  ) STRICT;
+  CREATE INDEX alias_events_artifact_alias ON alias_events (artifact_id, alias, id);
+
+  -- Names, not ids, for the same reason; AUTOINCREMENT so an id is never reused and paging stays stable.
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    artifact TEXT,
+    target TEXT NOT NULL,
+    before TEXT NOT NULL CHECK (json_valid(before)),
+    after TEXT NOT NULL CHECK (json_valid(after))
+  ) STRICT;
+  CREATE INDEX audit_events_artifact ON audit_events (artifact, id) WHERE artifact IS NOT NULL;
+  `,
+];

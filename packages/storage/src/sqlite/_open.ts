@@ -1,0 +1,93 @@
+/**
+ * @module Opens a SQLite database for cairn: connection settings, then the schema migrations.
+ */
+import { existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { CairnError, invalid } from "@cairn/core";
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "./_migrations.js";
+
+// Two CLI processes (or a CLI and a server) may write at once; a writer waits this long for the other.
+const BUSY_TIMEOUT_MS = 10_000;
+
+export type Db = Database.Database;
+
+export function openDatabase(path: string): Db {
+  if (typeof path !== "string" || path.trim() === "") {
+    throw invalid("the metadata database needs a file path");
+  }
+  const inMemory = path === ":memory:";
+  if (!inMemory) {
+    const folder = dirname(resolve(path));
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+      throw invalid(`cannot open the metadata database ${path}: folder ${folder} does not exist`);
+    }
+  }
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (error) {
+    throw new CairnError("INTERNAL", `cannot open the metadata database ${path}`, { cause: error });
+  }
+  try {
+    // busy_timeout first: even switching to WAL on a fresh file takes a lock another process may hold.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!inMemory) {
+      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      if (String(mode).toLowerCase() !== "wal") {
+        throw new CairnError("INTERNAL", `cannot switch ${path} to WAL mode (got ${String(mode)})`);
+      }
+    }
+    // In WAL, NORMAL loses at most the last commits on power loss, never consistency.
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, path);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function appliedVersion(db: Db): number {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  if (table === undefined) return 0;
+  const row = db.prepare("SELECT max(version) AS version FROM schema_migrations").get() as {
+    version: number | null;
+  };
+  return row.version ?? 0;
+}
+
+/**
+ * Applies the migrations this database lacks. Up-to-date databases (the common case) are only read; otherwise
+ * the check is repeated under the write lock (BEGIN IMMEDIATE), so two processes opening a fresh database at
+ * once apply each migration exactly once.
+ */
+function migrate(db: Db, path: string): void {
+  const check = (applied: number) => {
+    if (applied > MIGRATIONS.length) {
+      throw new CairnError(
+        "INTERNAL",
+        `the metadata database ${path} has schema version ${applied}, newer than this cairn knows (${MIGRATIONS.length})`,
+        { hint: "upgrade cairn" },
+      );
+    }
+  };
+  const before = appliedVersion(db);
+  check(before);
+  if (before === MIGRATIONS.length) return;
+  db.transaction(() => {
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT",
+    );
+    const applied = appliedVersion(db);
+    check(applied);
+    const record = db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+    for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version - 1]!);
+      record.run(version, new Date().toISOString());
+    }
+  }).immediate();
+}

@@ -1,0 +1,4 @@
+/**
+ * @module The SQLite metadata driver.
+ */
+export { openSqliteMetadataStore, SqliteMetadataStore } from "./metadata-store.js";

@@ -1,0 +1,91 @@
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type FsBlobStore, openFsBlobStore } from "@cairn/storage";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { collect, runBlobContract } from "./contract/blob-contract.js";
+import { startNode } from "./helpers/processes.js";
+
+const WRITER = fileURLToPath(new URL("./fixtures/fs-writer.mjs", import.meta.url));
+
+let contractDir: string | undefined;
+runBlobContract(
+  "fs",
+  async () => {
+    contractDir = await mkdtemp(join(tmpdir(), "cairn-blobs-"));
+    return openFsBlobStore(join(contractDir, "blobs"));
+  },
+  async () => {
+    if (contractDir) await rm(contractDir, { recursive: true, force: true });
+  },
+);
+
+describe("local-folder blob store", () => {
+  let dir: string;
+  let store: FsBlobStore;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "cairn-blobs-"));
+    store = await openFsBlobStore(join(dir, "blobs"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const keys = async () => {
+    const found: string[] = [];
+    for await (const blob of store.list("")) found.push(blob.key);
+    return found.sort();
+  };
+
+  it("keeps each object as a plain file at its key's path, so the folder can be backed up with any tool", async () => {
+    await store.put("files/ab/abcd", new TextEncoder().encode("content"));
+    expect(await readFile(join(dir, "blobs", "files", "ab", "abcd"), "utf8")).toBe("content");
+  });
+
+  it("a writer killed with SIGKILL mid-write leaves the previous object intact and only debris that list ignores and sweepTemp removes", async () => {
+    await store.put("model.bin", new TextEncoder().encode("previous"));
+    const writer = startNode(WRITER, [store.dir, "model.bin"]);
+    expect(await writer.nextLine()).toBe("stalled");
+    writer.child.kill("SIGKILL");
+    expect(await writer.exited).toEqual({ code: null, signal: "SIGKILL" });
+
+    expect((await collect(store.get("model.bin"))).toString()).toBe("previous");
+    expect(await keys()).toEqual(["model.bin"]);
+    expect(await store.sweepTemp(0)).toBe(1);
+    expect(await store.sweepTemp(0)).toBe(0);
+    expect(await keys()).toEqual(["model.bin"]);
+  });
+
+  it("sweepTemp removes only temp files older than the given age", async () => {
+    await mkdir(join(store.dir, "files", "ab"), { recursive: true });
+    const stale = join(store.dir, "files", "ab", ".cairn-tmp-0123456789abcdef");
+    const fresh = join(store.dir, ".cairn-tmp-fedcba9876543210");
+    await writeFile(stale, "half an object");
+    await writeFile(fresh, "a write in progress");
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(stale, anHourAgo, anHourAgo);
+    await store.put("files/ab/real", new Uint8Array([1]));
+
+    expect(await keys()).toEqual(["files/ab/real"]);
+    expect(await store.sweepTemp(60_000)).toBe(1);
+    expect(await readFile(fresh, "utf8")).toBe("a write in progress");
+    expect(await keys()).toEqual(["files/ab/real"]);
+  });
+
+  it("reserves temp-file names, so no key can collide with one", async () => {
+    await expect(store.put(".cairn-tmp-x", new Uint8Array([1]))).rejects.toMatchObject({ code: "INVALID" });
+    await expect(store.put("a/.cairn-tmp-x/b", new Uint8Array([1]))).rejects.toMatchObject({
+      code: "INVALID",
+    });
+  });
+
+  it("checks its folder: an empty path or a file is INVALID; a missing folder is created", async () => {
+    await expect(openFsBlobStore("")).rejects.toMatchObject({ code: "INVALID" });
+    await writeFile(join(dir, "a-file"), "x");
+    await expect(openFsBlobStore(join(dir, "a-file"))).rejects.toMatchObject({ code: "INVALID" });
+    const created = await openFsBlobStore(join(dir, "new", "nested"));
+    await created.put("k", new Uint8Array([7]));
+    expect(await created.head("k")).toEqual({ key: "k", size: 1 });
+  });
+});
