@@ -4,6 +4,7 @@
  */
 import { userInfo } from "node:os";
 import { Registry } from "@cairn/core";
+import type { EmbeddedStore } from "@cairn/storage";
 import { createOutput, type Output } from "./output.js";
 import { locateStore } from "./store-location.js";
 
@@ -14,6 +15,8 @@ export interface Context {
   registry(): Promise<Registry>;
   /** Runs `body` with the registry and closes the store afterwards, even on error. */
   withRegistry<T>(body: (registry: Registry) => Promise<T>): Promise<T>;
+  /** Like withRegistry, with the store's parts too, for maintenance commands (gc, verify, stats, fsck). */
+  withStore<T>(body: (store: EmbeddedStore, registry: Registry) => Promise<T>): Promise<T>;
 }
 
 function actorName(): string {
@@ -27,7 +30,7 @@ function actorName(): string {
 }
 
 export function createContext(json: boolean, cwd = process.cwd()): Context {
-  let opened: Promise<{ registry: Registry; close(): Promise<void> }> | undefined;
+  let opened: Promise<{ registry: Registry; store: EmbeddedStore }> | undefined;
   const open = () => {
     opened ??= (async () => {
       const home = locateStore(cwd);
@@ -36,7 +39,7 @@ export function createContext(json: boolean, cwd = process.cwd()): Context {
       const store = await openEmbeddedStore(home);
       return {
         registry: new Registry({ meta: store.meta, content: store.content, actor: actorName() }),
-        close: () => store.close(),
+        store,
       };
     })();
     return opened;
@@ -47,10 +50,13 @@ export function createContext(json: boolean, cwd = process.cwd()): Context {
     async registry() {
       return (await open()).registry;
     },
-    async withRegistry(body) {
-      const store = await open();
+    withRegistry(body) {
+      return ctx.withStore((_store, registry) => body(registry));
+    },
+    async withStore(body) {
+      const { store, registry } = await open();
       try {
-        return await body(store.registry);
+        return await body(store, registry);
       } finally {
         opened = undefined;
         await store.close();

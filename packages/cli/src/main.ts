@@ -11,6 +11,7 @@ import { registerDiff } from "./commands/diff.js";
 import { registerInit } from "./commands/init.js";
 import { registerList } from "./commands/list.js";
 import { registerLog } from "./commands/log.js";
+import { registerFsck, registerGc, registerStats, registerVerify } from "./commands/maintenance.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerShow } from "./commands/show.js";
@@ -61,6 +62,10 @@ Examples:
   registerTag(program);
   registerNotes(program);
   registerLog(program);
+  registerVerify(program);
+  registerGc(program);
+  registerStats(program);
+  registerFsck(program);
   // Usage errors surface through the catch in main(), where they get the same shape as every other error.
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ outputError: () => {} });

@@ -15,6 +15,7 @@ export {
   notFound,
   policyDenied,
 } from "./errors.js";
+export { DEFAULT_REWRITE_BELOW, liveSessions, type PackPlan, planPacks, SESSION_TIMEOUT_MS } from "./gc.js";
 export {
   checkAliasName,
   checkArtifactName,

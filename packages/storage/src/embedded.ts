@@ -1,11 +1,11 @@
 /**
  * @module The embedded store: everything under one folder (`.cairn/` or CAIRN_HOME) — SQLite metadata in
- * `cairn.db`, file content in `blobs/` — so a single user needs no server and no configuration.
+ * `cairn.db`, chunk packs in `blobs/` — so a single user needs no server and no configuration.
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { invalid } from "@cairn/core";
-import { WholeFileContentStore } from "./content/whole-file.js";
+import { ChunkStore } from "./chunks/chunk-store.js";
 import { type FsBlobStore, openFsBlobStore } from "./fs/blob-store.js";
 import { openSqliteMetadataStore, type SqliteMetadataStore } from "./sqlite/metadata-store.js";
 
@@ -17,7 +17,7 @@ export interface EmbeddedStore {
   home: string;
   meta: SqliteMetadataStore;
   blobs: FsBlobStore;
-  content: WholeFileContentStore;
+  content: ChunkStore;
   close(): Promise<void>;
 }
 
@@ -32,11 +32,18 @@ export async function openEmbeddedStore(home: string): Promise<EmbeddedStore> {
   }
   const blobs = await openFsBlobStore(join(folder, EMBEDDED_BLOBS));
   const meta = await openSqliteMetadataStore(join(folder, EMBEDDED_DATABASE));
+  const content = new ChunkStore(blobs, meta.chunkIndex());
   return {
     home: folder,
     meta,
     blobs,
-    content: new WholeFileContentStore(blobs),
-    close: () => meta.close(),
+    content,
+    close: async () => {
+      try {
+        await content.close();
+      } finally {
+        await meta.close();
+      }
+    },
   };
 }

@@ -118,6 +118,8 @@ export function registerPush(program: Command): void {
               path: git.path,
             };
           }
+          // Packs durable and indexed before the version that refers to them is committed.
+          await registry.content.flush();
           return registry.publishVersion({
             name,
             files,

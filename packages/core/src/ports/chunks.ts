@@ -50,6 +50,17 @@ export interface PackUsage {
   chunkCount: number;
 }
 
+/** Bytes users pushed (logical) against bytes the chunk store keeps for them (stored). */
+export interface StorageStats {
+  /** null for the whole store. */
+  artifact: string | null;
+  versions: number;
+  files: number;
+  logicalBytes: number;
+  /** Unique chunk bytes the versions refer to (an artifact sharing chunks with another counts them too). */
+  storedBytes: number;
+}
+
 export interface ChunkIndex {
   /** Starts (or refreshes the heartbeat of) an upload session. */
   touchSession(session: UploadSession): Promise<void>;
@@ -72,6 +83,8 @@ export interface ChunkIndex {
   locateChunks(hashes: string[]): Promise<Map<string, ChunkLocation>>;
   listContents(): AsyncIterable<ContentRecord>;
   listPacks(): Promise<PackRecord[]>;
+  /** The indexed chunks of one pack, by offset. */
+  packChunks(key: string): Promise<ChunkLocation[]>;
 
   /**
    * Garbage collection, in one transaction: deletes content records that no version refers to and that no live
@@ -86,6 +99,12 @@ export interface ChunkIndex {
   }>;
   /** Moves chunks to a new pack (after a rewrite) and forgets the old pack, in one transaction. */
   replacePack(oldKey: string, pack: PackRecord | null, chunks: ChunkLocation[]): Promise<void>;
+  /** Per-artifact statistics (or one artifact's), plus the whole store's as the entry with artifact null. */
+  stats(artifact?: string): Promise<StorageStats[]>;
+  /** Total bytes of all indexed packs (what the blob store holds, garbage included). */
+  packBytes(): Promise<number>;
+  /** Which versions' files use any of these chunks: `verify` names exactly the damaged files. */
+  filesUsingChunks(hashes: string[]): Promise<Array<{ artifact: string; version: string; path: string }>>;
   /** Forgets every chunk location and pack, then records the given ones (fsck --rebuild-index). */
   rebuildIndex(packs: Array<{ pack: PackRecord; chunks: ChunkLocation[] }>): Promise<void>;
 }

@@ -1,7 +1,6 @@
 /**
- * @module Where file bytes live. Files are named by their whole-file sha256 (what users and other tools
- * know a file by). The embedded store keeps whole files; the chunk store implements the same interface with
- * content-defined chunks, so nothing above it changes.
+ * @module Where file bytes live. Files are named by their whole-file sha256 (what users and other tools know a
+ * file by); the chunk store keeps them as content-defined chunks in packs, behind this interface.
  */
 
 /** A byte stream, in the web-standard shape so core needs no Node types. */
@@ -25,22 +24,26 @@ export interface ContentReadOptions {
 
 export interface ContentStore {
   /**
-   * Stores a stream durably and returns its sha256 and size. Storing the same bytes twice stores them once.
-   * When this returns, the content survives a crash; until a version refers to it, it is garbage for GC.
+   * Stores a stream and returns its sha256 and size. Storing the same bytes twice stores them once. The
+   * content is durable (and `has` true) after the next `flush`: small files share packs, so a push writes
+   * all its files, flushes once, then commits the version. Until a version refers to it, it is garbage.
    */
   write(source: ByteSource, options?: ContentWriteOptions): Promise<StoredContent>;
+  /** Makes every write so far durable and visible to `has`. */
+  flush(): Promise<void>;
   has(sha256: string): Promise<boolean>;
   /**
    * Streams the content back, verifying it; a mismatch (or missing content) throws INTEGRITY naming
    * `options.label`. A store checks as early as it can — the chunk store each chunk before yielding it, the
-   * whole-file store only at the end, holding back the last bytes until the hash checks — so bytes are
+   * file's sha256 only at the end — so bytes are
    * trusted only once the iteration has ended without error: a consumer writes them to a temporary file and
    * renames it into place only then (as `cairn pull` does), never straight over the destination.
    */
   read(content: StoredContent, options?: ContentReadOptions): ByteSource;
   /** Checks stored content without returning it; throws INTEGRITY on damage. */
   verify(content: StoredContent, options?: ContentReadOptions): Promise<void>;
-  /** Every stored content id, for garbage collection. */
+  /** Every stored content. */
   list(): AsyncIterable<StoredContent>;
-  remove(sha256: string): Promise<void>;
+  /** Drops unflushed writes and releases what this writer holds (its claims against garbage collection). */
+  close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ export type {
   ContentRecord,
   PackRecord,
   PackUsage,
+  StorageStats,
   UploadSession,
 } from "./chunks.js";
 export type {

@@ -117,4 +117,66 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX audit_events_artifact ON audit_events (artifact, id) WHERE artifact IS NOT NULL;
   `,
+  // 2: the chunk store's index — packs, where each chunk lives, which chunks make each file, and the claims of
+  // pushes in flight (so garbage collection, serialised with them by the write lock, never takes a claimed chunk).
+  `
+  CREATE TABLE packs (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    chunk_count INTEGER NOT NULL CHECK (chunk_count >= 0),
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  -- Hashes as 32-byte blobs: half the size of hex in the table and its indexes.
+  CREATE TABLE chunks (
+    hash BLOB PRIMARY KEY,
+    pack_id INTEGER NOT NULL REFERENCES packs (id),
+    offset INTEGER NOT NULL CHECK (offset >= 0),
+    length INTEGER NOT NULL CHECK (length > 0)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX chunks_pack ON chunks (pack_id, offset);
+
+  CREATE TABLE contents (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    chunk_count INTEGER NOT NULL CHECK (chunk_count >= 0),
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE content_chunks (
+    content_id INTEGER NOT NULL REFERENCES contents (id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    length INTEGER NOT NULL CHECK (length > 0),
+    PRIMARY KEY (content_id, ord)
+  ) STRICT, WITHOUT ROWID;
+  -- Garbage collection asks "does any file still use this chunk?".
+  CREATE INDEX content_chunks_hash ON content_chunks (hash);
+
+  CREATE TABLE upload_sessions (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+  ) STRICT;
+
+  -- A claim names a chunk hash or a content sha256 (both stored as 32 bytes; they cannot be confused in practice).
+  CREATE TABLE claims (
+    session_id TEXT NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (session_id, hash)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX claims_hash ON claims (hash);
+
+  -- The roots of garbage collection: every content a version refers to. Later features that keep content
+  -- (run artifacts, lock files) extend this view in their own migration.
+  CREATE VIEW live_content (sha256) AS
+    SELECT sha256 FROM version_files
+    UNION
+    SELECT json_extract(code, '$.patch') FROM versions
+    WHERE code IS NOT NULL AND json_extract(code, '$.patch') IS NOT NULL;
+  `,
 ];

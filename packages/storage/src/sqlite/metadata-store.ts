@@ -24,6 +24,7 @@ import {
   type VersionSummary,
 } from "@cairn/core";
 import { Connection } from "./_connection.js";
+import { SqliteChunkIndex } from "./chunk-index.js";
 import { isUniqueViolation, toCairnError } from "./_errors.js";
 import { openDatabase } from "./_open.js";
 import {
@@ -59,6 +60,7 @@ import {
 export class SqliteMetadataStore implements MetadataStore {
   readonly kind = "sqlite";
   private readonly c: Connection;
+  private chunks: SqliteChunkIndex | undefined;
 
   /** Use `openSqliteMetadataStore`, which opens and migrates the database first. */
   constructor(connection: Connection) {
@@ -72,6 +74,12 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     this.c.close();
+  }
+
+  /** The chunk store's index, in this same database (so commits and GC serialise on one write lock). */
+  chunkIndex(): SqliteChunkIndex {
+    this.chunks ??= new SqliteChunkIndex(this.c);
+    return this.chunks;
   }
 
   // ── artifacts ───────────────────────────────────────────────────────────────────────────────────────────
@@ -425,11 +433,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.c.read("cannot list live content", () => {
       const live = new Set<string>();
       for (const row of this.c
-        .sql<{ sha256: string }>(
-          `SELECT DISTINCT sha256 FROM version_files
-         UNION SELECT json_extract(code, '$.patch') FROM versions
-         WHERE code IS NOT NULL AND json_extract(code, '$.patch') IS NOT NULL`,
-        )
+        .sql<{ sha256: string }>("SELECT sha256 FROM live_content")
         .iterate()) {
         live.add(row.sha256);
       }

@@ -1,0 +1,209 @@
+/**
+ * @module Store maintenance: `cairn verify`, `cairn gc`, `cairn stats`, `cairn fsck`.
+ */
+import { CairnError, exactRef, notFound } from "@cairn/core";
+import type { Command } from "commander";
+import { formatBytes, table } from "../output.js";
+import { defineCommand, withContext } from "../program.js";
+
+const ratio = (logical: number, stored: number): string =>
+  stored === 0 ? "-" : `${(logical / stored).toFixed(2)}x`;
+
+export function registerVerify(program: Command): void {
+  defineCommand(program, {
+    name: "verify",
+    description:
+      "re-read stored data and check every chunk's hash: one version's files (REF), or the whole store; " +
+      "names every damaged file and exits 1 if any",
+    examples: ["cairn verify", "cairn verify classifier@production", "cairn verify --json"],
+  })
+    .argument("[ref]", "only this version")
+    .action(
+      withContext(async (ctx, ref: string | undefined) => {
+        const { verifyStore } = await import("@cairn/storage");
+        const result = await ctx.withStore(async (store, registry) => {
+          if (ref === undefined) {
+            const report = await verifyStore(store.content);
+            return {
+              scope: "store",
+              ok: report.damagedFiles.length + report.incompleteFiles.length + report.damagedChunks === 0,
+              checked: { packs: report.packs, chunks: report.chunks, bytes: report.bytes },
+              damaged: [...report.damagedFiles, ...report.incompleteFiles].map((f) => ({
+                ref: exactRef(f.artifact, f.version),
+                path: f.path,
+              })),
+              missingPacks: report.missingPacks,
+            };
+          }
+          const version = await registry.resolve(ref);
+          const damaged: Array<{ ref: string; path: string; message: string }> = [];
+          let bytes = 0;
+          for (const file of version.files) {
+            try {
+              await registry.content.verify(file, {
+                label: `${version.artifact}@${version.version}: ${file.path}`,
+              });
+              bytes += file.size;
+            } catch (error) {
+              if (!(error instanceof CairnError) || error.code !== "INTEGRITY") throw error;
+              damaged.push({
+                ref: exactRef(version.artifact, version.version),
+                path: file.path,
+                message: error.message,
+              });
+            }
+          }
+          return {
+            scope: exactRef(version.artifact, version.version),
+            ok: damaged.length === 0,
+            checked: { files: version.files.length, bytes },
+            damaged,
+            missingPacks: [],
+          };
+        });
+        ctx.out.result(result, () =>
+          result.ok
+            ? `ok: ${result.scope === "store" ? "the store" : result.scope} verified (${formatBytes(result.checked.bytes)} checked)`
+            : [
+                `DAMAGED: ${result.damaged.length} file(s)`,
+                ...result.damaged.map((d) => `  ${d.ref}: ${d.path}`),
+              ],
+        );
+        if (!result.ok) {
+          throw new CairnError("INTEGRITY", `${result.damaged.length} damaged file(s) found`, {
+            hint: "pull those versions from a backup copy, or push the files again",
+          });
+        }
+      }),
+    );
+}
+
+export function registerGc(program: Command): void {
+  defineCommand(program, {
+    name: "gc",
+    description:
+      "remove stored chunks that no version uses (mark and sweep; safe while pushes run) and compact sparse packs",
+    examples: ["cairn gc --dry-run", "cairn gc", "cairn gc --json"],
+  })
+    .option("--dry-run", "only report what would be reclaimed")
+    .action(
+      withContext(async (ctx, opts: { dryRun?: boolean }) => {
+        const { collectGarbage } = await import("@cairn/storage");
+        const report = await ctx.withStore((store) =>
+          collectGarbage(store.content, { dryRun: opts.dryRun === true }),
+        );
+        ctx.out.result(report, () => [
+          `${report.dryRun ? "would reclaim" : "reclaimed"} ${formatBytes(report.bytesReclaimed)}` +
+            ` (store ${formatBytes(report.packBytesBefore)} → ${formatBytes(report.packBytesAfter)})`,
+          `  ${report.chunksRemoved} chunks and ${report.contentsRemoved} files unreferenced; ` +
+            `${report.packsRemoved} packs removed, ${report.packsRewritten} rewritten, ${report.orphanPacksRemoved} orphan packs` +
+            (report.liveSessions > 0 ? `; ${report.liveSessions} push(es) in flight kept their chunks` : ""),
+        ]);
+      }),
+    );
+}
+
+export function registerStats(program: Command): void {
+  defineCommand(program, {
+    name: "stats",
+    description:
+      "logical bytes (what was pushed), stored bytes (unique chunks) and the dedup ratio, per artifact and overall",
+    examples: ["cairn stats", "cairn stats classifier --json"],
+  })
+    .argument("[name]", "only this artifact")
+    .action(
+      withContext(async (ctx, name: string | undefined) => {
+        const result = await ctx.withStore(async (store) => {
+          if (name !== undefined && !(await store.meta.getArtifact(name))) {
+            throw notFound(`no artifact named ${name}`, { hint: "see `cairn list`" });
+          }
+          const rows = await store.content.index.stats(name);
+          const packBytes = await store.content.index.packBytes();
+          return {
+            artifacts: rows
+              .filter((r) => r.artifact !== null)
+              .map((r) => ({
+                ...r,
+                dedupRatio: r.storedBytes === 0 ? null : r.logicalBytes / r.storedBytes,
+              })),
+            overall:
+              rows
+                .filter((r) => r.artifact === null)
+                .map((r) => ({
+                  ...r,
+                  packBytes,
+                  dedupRatio: r.storedBytes === 0 ? null : r.logicalBytes / r.storedBytes,
+                }))[0] ?? null,
+          };
+        });
+        ctx.out.result(result, () => {
+          const rows = result.artifacts.map((r) => [
+            r.artifact ?? "",
+            String(r.versions),
+            formatBytes(r.logicalBytes),
+            formatBytes(r.storedBytes),
+            ratio(r.logicalBytes, r.storedBytes),
+          ]);
+          const o = result.overall;
+          if (o)
+            rows.push([
+              "(all)",
+              String(o.versions),
+              formatBytes(o.logicalBytes),
+              formatBytes(o.storedBytes),
+              ratio(o.logicalBytes, o.storedBytes),
+            ]);
+          const lines = table(["ARTIFACT", "VERSIONS", "LOGICAL", "STORED", "DEDUP"], rows);
+          if (o)
+            lines.push(
+              "",
+              `packs on disk: ${formatBytes(o.packBytes)} (run \`cairn gc\` to drop unreferenced chunks)`,
+            );
+          return lines;
+        });
+      }),
+    );
+}
+
+export function registerFsck(program: Command): void {
+  defineCommand(program, {
+    name: "fsck",
+    description: "check the store; with --rebuild-index, rebuild the chunk index from the packs' own tables",
+    examples: ["cairn fsck --rebuild-index", "cairn fsck --rebuild-index --json"],
+  })
+    .option("--rebuild-index", "forget the chunk index and rebuild it from the packs")
+    .action(
+      withContext(async (ctx, opts: { rebuildIndex?: boolean }) => {
+        const { rebuildChunkIndex, verifyStore } = await import("@cairn/storage");
+        const result = await ctx.withStore(async (store) => {
+          const rebuilt = opts.rebuildIndex ? await rebuildChunkIndex(store.content) : null;
+          const report = await verifyStore(store.content);
+          return {
+            rebuilt,
+            ok: report.damagedChunks === 0 && report.incompleteFiles.length === 0,
+            packs: report.packs,
+            chunks: report.chunks,
+            damagedFiles: report.damagedFiles,
+            incompleteFiles: report.incompleteFiles,
+          };
+        });
+        ctx.out.result(result, () => [
+          ...(result.rebuilt
+            ? [
+                `rebuilt the chunk index: ${result.rebuilt.packs} packs, ${result.rebuilt.chunks} chunks` +
+                  (result.rebuilt.skipped.length
+                    ? ` (${result.rebuilt.skipped.length} unreadable packs skipped)`
+                    : ""),
+              ]
+            : []),
+          result.ok
+            ? `ok: ${result.packs} packs, ${result.chunks} chunks checked`
+            : `problems: ${result.damagedFiles.length} damaged and ${result.incompleteFiles.length} incomplete files`,
+          ...[...result.damagedFiles, ...result.incompleteFiles].map(
+            (f) => `  ${f.artifact}@${f.version}: ${f.path}`,
+          ),
+        ]);
+        if (!result.ok) throw new CairnError("INTEGRITY", "the store has damaged or incomplete files");
+      }),
+    );
+}

@@ -1,0 +1,107 @@
+/**
+ * @module Worker threads for `chunkStream`, kept between streams: starting a thread and compiling its code
+ * costs tens of milliseconds, more than chunking a small file. A leased worker keeps the process alive; an
+ * idle one does not.
+ */
+
+import { Worker } from "node:worker_threads";
+import type { PipelineReply, PipelineRequest, WorkerRole } from "./_pipeline-protocol.js";
+
+/** Idle workers kept for the next stream; two per concurrent stream is the common case. */
+const MAX_IDLE = 4;
+const idle: PipelineWorker[] = [];
+let lastStream = 0;
+
+interface Waiter {
+  resolve: (reply: PipelineReply) => void;
+  reject: (error: Error) => void;
+}
+
+export class PipelineWorker {
+  private readonly worker: Worker;
+  private stream = -1;
+  private waiters: Waiter[] = [];
+  private broken: Error | undefined;
+
+  constructor() {
+    // Resolved next to this file in the built output (dist/chunking/), which is what tests and the CLI load.
+    this.worker = new Worker(new URL("./_pipeline-worker.js", import.meta.url));
+    this.worker.on("message", (reply: PipelineReply) => {
+      if (reply.stream !== this.stream) return;
+      const waiter = this.waiters.shift();
+      if (reply.type === "failed") waiter?.reject(new Error(`chunking worker: ${reply.message}`));
+      else waiter?.resolve(reply);
+    });
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("exit", (code) => this.fail(new Error(`chunking worker exited with code ${code}`)));
+  }
+
+  /** Begins a new stream in `role`; replies to any earlier stream are dropped from now on. */
+  start(role: WorkerRole): void {
+    this.stream = ++lastStream;
+    this.waiters = [];
+    this.worker.ref();
+    this.post({ type: "start", stream: this.stream, role });
+  }
+
+  /** Sends a block; resolves with the worker's answer for it. */
+  block(bytes: Uint8Array): Promise<PipelineReply> {
+    return this.request({ type: "block", stream: this.stream, bytes });
+  }
+
+  /** Ends the stream; resolves with the last chunk or the file's sha256. */
+  end(): Promise<PipelineReply> {
+    return this.request({ type: "end", stream: this.stream });
+  }
+
+  private request(message: PipelineRequest): Promise<PipelineReply> {
+    const reply = new Promise<PipelineReply>((resolve, reject) => {
+      if (this.broken) return reject(this.broken);
+      this.waiters.push({ resolve, reject });
+      this.post(message);
+    });
+    // Callers await replies in order; one that fails while an earlier one is awaited must not go unhandled.
+    reply.catch(() => {});
+    return reply;
+  }
+
+  private post(message: PipelineRequest): void {
+    this.worker.postMessage(message);
+  }
+
+  private fail(error: Error): void {
+    this.broken ??= error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** Whether the worker can serve another stream. */
+  get healthy(): boolean {
+    return this.broken === undefined;
+  }
+
+  /** Stops answering for the current stream and lets the process exit while idle. */
+  detach(): void {
+    this.stream = -1;
+    this.waiters = [];
+    this.worker.unref();
+  }
+
+  terminate(): void {
+    this.broken ??= new Error("chunking worker terminated");
+    void this.worker.terminate();
+  }
+}
+
+export function leaseWorker(): PipelineWorker {
+  for (let worker = idle.pop(); worker; worker = idle.pop()) {
+    if (worker.healthy) return worker;
+    worker.terminate();
+  }
+  return new PipelineWorker();
+}
+
+export function releaseWorker(worker: PipelineWorker): void {
+  worker.detach();
+  if (worker.healthy && idle.length < MAX_IDLE) idle.push(worker);
+  else worker.terminate();
+}

@@ -1,0 +1,11 @@
+/**
+ * @module Content-defined chunking as the Hugging Face Xet spec defines it (gear hash, chunks of 8–128 KiB,
+ * 64 KiB on average, each named by BLAKE3 keyed with Xet's data key): the chunk store's view of a file.
+ */
+
+export { chunkHash, usesNativeBlake3 } from "./_blake3.js";
+export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "./_params.js";
+export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
+export { Chunker, chunkBuffer } from "./chunker.js";
+export type { ByteSource, ChunkedFile, ChunkStreamOptions } from "./stream.js";
+export { chunkStream } from "./stream.js";

@@ -1,0 +1,74 @@
+/**
+ * @module A bounded in-memory pipe: the producer awaits `push` when too many bytes are waiting, the consumer
+ * reads it as an async iterable. It lets a pack stream into the blob store while the next chunks are being
+ * cut, without ever holding a whole pack in memory.
+ */
+
+const MERGE_BYTES = 4 * 1024 * 1024;
+
+export class ByteChannel implements AsyncIterable<Uint8Array> {
+  private readonly items: Uint8Array[] = [];
+  private queued = 0;
+  private closed = false;
+  private failure: unknown = undefined;
+  private wakeReader: (() => void) | undefined;
+  private wakeWriters: Array<() => void> = [];
+
+  constructor(private readonly highWaterBytes: number) {}
+
+  /** Queues bytes; resolves once the queue is below the high-water mark again. Rejects if the reader failed. */
+  async push(bytes: Uint8Array): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new Error("push after close");
+    this.items.push(bytes);
+    this.queued += bytes.byteLength;
+    this.wakeReader?.();
+    while (this.queued > this.highWaterBytes && this.failure === undefined) {
+      await new Promise<void>((resolve) => this.wakeWriters.push(resolve));
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wakeReader?.();
+  }
+
+  /** Called when the consumer gives up, so a waiting producer fails instead of hanging. */
+  fail(error: unknown): void {
+    this.failure = error;
+    this.wakeReader?.();
+    for (const wake of this.wakeWriters.splice(0)) wake();
+  }
+
+  /**
+   * Yields what is queued, small pieces joined into writes of up to MERGE_BYTES (one 64 KiB write per chunk
+   * would cost a system call each). A failed channel throws, so the consumer never completes a partial object.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.items.length > 0) {
+        const take: Uint8Array[] = [];
+        let bytes = 0;
+        while (
+          this.items.length > 0 &&
+          (take.length === 0 || bytes + this.items[0]!.byteLength <= MERGE_BYTES)
+        ) {
+          const item = this.items.shift()!;
+          take.push(item);
+          bytes += item.byteLength;
+        }
+        this.queued -= bytes;
+        if (this.queued <= this.highWaterBytes) for (const wake of this.wakeWriters.splice(0)) wake();
+        yield take.length === 1 ? take[0]! : Buffer.concat(take, bytes);
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((resolve) => {
+        this.wakeReader = resolve;
+      });
+      this.wakeReader = undefined;
+    }
+  }
+}
