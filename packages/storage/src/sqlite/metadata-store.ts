@@ -24,7 +24,6 @@ import {
   type VersionSummary,
 } from "@cairn/core";
 import { Connection } from "./_connection.js";
-import { SqliteChunkIndex } from "./chunk-index.js";
 import { isUniqueViolation, toCairnError } from "./_errors.js";
 import { openDatabase } from "./_open.js";
 import {
@@ -56,6 +55,7 @@ import {
   toAuditEvent,
   type VersionRow,
 } from "./_rows.js";
+import { SqliteChunkIndex } from "./chunk-index.js";
 
 export class SqliteMetadataStore implements MetadataStore {
   readonly kind = "sqlite";
@@ -432,9 +432,7 @@ export class SqliteMetadataStore implements MetadataStore {
   listLiveContent(): Promise<Set<string>> {
     return this.c.read("cannot list live content", () => {
       const live = new Set<string>();
-      for (const row of this.c
-        .sql<{ sha256: string }>("SELECT sha256 FROM live_content")
-        .iterate()) {
+      for (const row of this.c.sql<{ sha256: string }>("SELECT sha256 FROM live_content").iterate()) {
         live.add(row.sha256);
       }
       return live;
