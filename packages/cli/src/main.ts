@@ -14,6 +14,7 @@ import { registerLog } from "./commands/log.js";
 import { registerFsck, registerGc, registerStats, registerVerify } from "./commands/maintenance.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerServe } from "./commands/serve.js";
 import { registerShow } from "./commands/show.js";
 import { printError } from "./output.js";
 
@@ -66,6 +67,7 @@ Examples:
   registerGc(program);
   registerStats(program);
   registerFsck(program);
+  registerServe(program);
   // Usage errors surface through the catch in main(), where they get the same shape as every other error.
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ outputError: () => {} });

@@ -1,55 +1,11 @@
 /**
- * @module How a version looks to a user: the JSON shape of `show`/`push --json`, and the text `show` prints.
+ * @module How a version looks to a user: the text `show` prints (its JSON shape, `viewVersion`, is core's).
  */
-import type { Version } from "@cairn/core";
+import { type Version, viewVersion } from "@cairn/core";
 import { formatBytes, formatNumber, formatTime } from "./output.js";
 
-export interface VersionView {
-  name: string;
-  version: string;
-  seq: number;
-  type: string;
-  createdAt: string;
-  createdBy: string;
-  size: number;
-  files: Array<{ path: string; size: number; sha256: string; mode: string }>;
-  params: Version["params"];
-  metrics: Version["metrics"];
-  tags: Version["tags"];
-  aliases: string[];
-  notes: string;
-  data: string[];
-  code: Version["code"];
-  environment: Version["environment"];
-  run: string | null;
-}
-
-export function viewVersion(v: Version): VersionView {
-  return {
-    name: v.artifact,
-    version: v.version,
-    seq: v.seq,
-    type: v.type,
-    createdAt: v.createdAt,
-    createdBy: v.createdBy,
-    size: v.files.reduce((sum, f) => sum + f.size, 0),
-    files: v.files.map((f) => ({
-      path: f.path,
-      size: f.size,
-      sha256: f.sha256,
-      mode: f.mode.toString(8).padStart(4, "0"),
-    })),
-    params: v.params,
-    metrics: v.metrics,
-    tags: v.tags,
-    aliases: v.aliases,
-    notes: v.notes,
-    data: v.data,
-    code: v.code,
-    environment: v.environment,
-    run: v.run,
-  };
-}
+// The JSON shape lives in core, so the server answers with exactly what `show --json` prints.
+export { type VersionView, viewVersion } from "@cairn/core";
 
 export function renderVersion(v: Version): string[] {
   const view = viewVersion(v);

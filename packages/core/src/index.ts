@@ -42,3 +42,10 @@ export {
   isBump,
   nextVersion,
 } from "./versions.js";
+export {
+  type ArtifactStatsView,
+  type StatsView,
+  type VersionView,
+  viewStats,
+  viewVersion,
+} from "./views.js";

@@ -1,7 +1,7 @@
 /**
  * @module Store maintenance: `cairn verify`, `cairn gc`, `cairn stats`, `cairn fsck`.
  */
-import { CairnError, exactRef, notFound } from "@cairn/core";
+import { CairnError, exactRef, notFound, viewStats } from "@cairn/core";
 import type { Command } from "commander";
 import { formatBytes, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
@@ -117,24 +117,7 @@ export function registerStats(program: Command): void {
           if (name !== undefined && !(await store.meta.getArtifact(name))) {
             throw notFound(`no artifact named ${name}`, { hint: "see `cairn list`" });
           }
-          const rows = await store.content.index.stats(name);
-          const packBytes = await store.content.index.packBytes();
-          return {
-            artifacts: rows
-              .filter((r) => r.artifact !== null)
-              .map((r) => ({
-                ...r,
-                dedupRatio: r.storedBytes === 0 ? null : r.logicalBytes / r.storedBytes,
-              })),
-            overall:
-              rows
-                .filter((r) => r.artifact === null)
-                .map((r) => ({
-                  ...r,
-                  packBytes,
-                  dedupRatio: r.storedBytes === 0 ? null : r.logicalBytes / r.storedBytes,
-                }))[0] ?? null,
-          };
+          return viewStats(await store.content.index.stats(name), await store.content.index.packBytes());
         });
         ctx.out.result(result, () => {
           const rows = result.artifacts.map((r) => [

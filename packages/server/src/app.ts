@@ -1,0 +1,149 @@
+/**
+ * @module The HTTP app: one Fastify instance serving REST /api/v1 over a store, with its OpenAPI document,
+ * /healthz and the error shape of DESIGN §4. Everything is wired here; routes live in routes/*.ts.
+ */
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from "fastify";
+import { formatSchemaErrors, makeErrorHandler, notFoundHandler } from "./errors.js";
+import { aliasRoutes } from "./routes/aliases.js";
+import { annotationRoutes } from "./routes/annotations.js";
+import { artifactRoutes } from "./routes/artifacts.js";
+import { auditRoutes } from "./routes/audit.js";
+import { fileRoutes } from "./routes/files.js";
+import { healthRoutes, openApiRoute } from "./routes/health.js";
+import { type ServerStore, Services } from "./services.js";
+import { validatorCompiler } from "./validation.js";
+import { SERVER_VERSION } from "./version.js";
+
+export const API_PREFIX = "/api/v1";
+/** JSON bodies are small (alias moves, tags, notes); chunk uploads will set their own limit per route. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const MAX_PARAM_LENGTH = 16 * 1024;
+
+export interface BuildAppOptions {
+  /**
+   * The store to serve: an open one (the caller closes it, after the app) or a function that opens one
+   * (the app calls it when it gets ready and closes the store when it closes).
+   */
+  store: ServerStore | (() => Promise<ServerStore>);
+  /** Fastify's logger option: false (default) for none, true or pino options for JSON logs. */
+  logger?: FastifyServerOptions["logger"];
+  /** The actor recorded when `resolveActor` is not given (default "anonymous"). */
+  actor?: string;
+  /**
+   * Decides who is acting for a request. The seam for auth: a bearer-token check replaces this and throws
+   * UNAUTHORIZED or FORBIDDEN; until then every request acts as `actor`.
+   */
+  resolveActor?: (request: FastifyRequest) => string | Promise<string>;
+  bodyLimit?: number;
+}
+
+export type CairnApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+// Accept a caller's request id (from a proxy) only when it is short and plain, so it is safe in logs.
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** JSON cannot carry NaN or ±Infinity: written as "NaN", "Infinity", "-Infinity", as the CLI's --json does. */
+const nonFiniteAsString = (_key: string, value: unknown): unknown =>
+  typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+const serialize = (payload: unknown): string => JSON.stringify(payload, nonFiniteAsString);
+
+export function buildApp(options: BuildAppOptions): CairnApp {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const errorHandler = makeErrorHandler(bodyLimit);
+  const app: CairnApp = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    schemaErrorFormatter: formatSchemaErrors,
+    // A file path may be long (core allows 4096 characters, more once URL-encoded); the schemas bound the
+    // other parameters with messages that name them.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Malformed URLs and over-long parameters are refused by the router before any route runs: answer them
+    // in the same error shape as everything else.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    // While draining, a request that still arrives on an open keep-alive connection is served (with
+    // `connection: close`) rather than refused with Fastify's own 503 body, which is not our error shape.
+    return503OnClosing: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+
+  const given = options.store;
+  const services = new Services(typeof given === "function" ? undefined : given);
+  if (typeof given === "function") {
+    app.addHook("onReady", () => services.open(given));
+    app.addHook("onClose", () => services.close());
+  }
+
+  // Responses are core's shapes already; the response schemas document them, and serialisation stays
+  // JSON.stringify so that nothing is dropped or coerced on the way out.
+  app.setReplySerializer(serialize);
+  app.setSerializerCompiler(() => serialize);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  // Graceful close: Node closes the connections that are idle when close() starts; one whose response was
+  // still streaming would otherwise linger in keep-alive until its timeout once that response ends.
+  let draining = false;
+  app.addHook("preClose", async () => {
+    draining = true;
+  });
+  app.addHook("onResponse", async () => {
+    if (draining) setImmediate(() => app.server.closeIdleConnections());
+  });
+
+  const actor = options.actor ?? "anonymous";
+  const resolveActor = options.resolveActor ?? (() => actor);
+  app.decorateRequest("actor", "");
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    request.actor = await resolveActor(request);
+  });
+
+  // Registered before the routes, so its onRoute hook sees every one of them.
+  app.register(swagger, {
+    // OpenAPI 3.1 schemas are JSON Schema: keep `const` as the validating schemas have it.
+    convertConstToEnum: false,
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "cairn",
+        version: SERVER_VERSION,
+        description:
+          "cairn's REST API: artifacts, versions, files, refs, diff, aliases, tags, notes, audit, stats.",
+      },
+    },
+  });
+  app.register(healthRoutes);
+  app.register(
+    async (api) => {
+      api.register(openApiRoute);
+      api.register(artifactRoutes, { services });
+      api.register(fileRoutes, { services });
+      api.register(aliasRoutes, { services });
+      api.register(annotationRoutes, { services });
+      api.register(auditRoutes, { services });
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

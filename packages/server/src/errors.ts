@@ -1,0 +1,127 @@
+/**
+ * @module The HTTP edge of DESIGN §4: every failure is answered `{"error": {"code", "message"}}` with a fitting
+ * status. Domain errors carry their code (status from core's `httpStatusOf`); request problems found by
+ * Fastify become INVALID (or TOO_LARGE); anything else is logged and answered with a generic 500 that leaks
+ * nothing about the server.
+ */
+import { type ErrorCode, httpStatusOf, isCairnError } from "@cairn/core";
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
+
+/** Which part of the request failed validation (Fastify's names; its type is not exported). */
+type SchemaErrorDataVar = "body" | "headers" | "params" | "querystring";
+
+/** Codes only the HTTP edge gives: a body over the size limit is refused before any domain code runs. */
+export type HttpErrorCode = ErrorCode | "TOO_LARGE";
+
+export interface ErrorAnswer {
+  error: { code: HttpErrorCode; message: string; hint?: string };
+}
+
+interface Answer {
+  status: number;
+  body: ErrorAnswer;
+}
+
+const answer = (status: number, code: HttpErrorCode, message: string, hint?: string): Answer => ({
+  status,
+  body: { error: { code, message, ...(hint ? { hint } : {}) } },
+});
+
+// Fastify's own request errors, reworded for people; their default texts name Fastify internals.
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "the request body is not valid JSON",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "the request body is empty but its content-type is application/json",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "the request body's size does not match its content-length",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported content-type: send application/json",
+  FST_ERR_BAD_URL: "the URL is not validly percent-encoded",
+  FST_ERR_MAX_PARAM_LENGTH: "a part of the URL is too long",
+};
+
+function isFastifyClientError(error: FastifyError): boolean {
+  return (
+    typeof error.code === "string" &&
+    error.code.startsWith("FST_") &&
+    typeof error.statusCode === "number" &&
+    error.statusCode >= 400 &&
+    error.statusCode < 500
+  );
+}
+
+/** Decides the answer for an error; `internal` says whether it is a server fault worth an error log line. */
+export function toErrorAnswer(error: unknown, bodyLimit: number): Answer & { internal: boolean } {
+  if (isCairnError(error)) {
+    const status = httpStatusOf[error.code];
+    return { ...answer(status, error.code, error.message, error.hint), internal: status >= 500 };
+  }
+  const fe = error as FastifyError;
+  if (fe?.validation) return { ...answer(400, "INVALID", fe.message), internal: false };
+  if (fe?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return {
+      ...answer(413, "TOO_LARGE", `the request body is larger than the limit of ${bodyLimit} bytes`),
+      internal: false,
+    };
+  }
+  if (fe && isFastifyClientError(fe)) {
+    const message = FASTIFY_MESSAGES[fe.code] ?? "the request is malformed";
+    return { ...answer(fe.statusCode as number, "INVALID", message), internal: false };
+  }
+  return { ...answer(500, "INTERNAL", "internal error"), internal: true };
+}
+
+export function makeErrorHandler(bodyLimit: number) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const { status, body, internal } = toErrorAnswer(error, bodyLimit);
+    if (internal) request.log.error({ err: error }, "request failed");
+    else request.log.info({ code: body.error.code, message: body.error.message }, "request refused");
+    if (internal && body.error.code === "INTERNAL") {
+      // The request id lets an operator find the logged cause; the cause itself stays in the log.
+      body.error.message = `internal error (request ${request.id})`;
+    }
+    return reply.status(status).type("application/json; charset=utf-8").send(body);
+  };
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
+  return reply
+    .status(404)
+    .send(answer(404, "NOT_FOUND", `no route ${request.method} ${url}`, "see /api/v1/openapi.json").body);
+}
+
+const PART_NAMES: Record<SchemaErrorDataVar, string> = {
+  body: "body",
+  querystring: "query",
+  params: "path",
+  headers: "header",
+};
+
+/** A validation message that names the field: `body.version is required`, `query.limit must be <= 1000`. */
+export function formatSchemaErrors(
+  errors: FastifySchemaValidationError[],
+  dataVar: SchemaErrorDataVar,
+): Error {
+  const first = errors[0];
+  const part = PART_NAMES[dataVar] ?? dataVar;
+  if (!first) return new Error(`invalid ${part}`);
+  const where = `${part}${first.instancePath
+    .split("/")
+    .slice(1)
+    .map((s) => `.${s.replace(/~1/g, "/").replace(/~0/g, "~")}`)
+    .join("")}`;
+  const params = first.params as Record<string, unknown>;
+  // TypeBox's error records, like Ajv's: `required` and `additionalProperties` name the field in params.
+  const named = (key: string): string | undefined => {
+    const value = params[key];
+    return Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
+  };
+  const missing = named("requiredProperties");
+  if (first.keyword === "required" && missing) return new Error(`${where}.${missing} is required`);
+  const unknown = named("additionalProperties");
+  if (first.keyword === "additionalProperties" && unknown)
+    return new Error(`${where}.${unknown} is not a known field`);
+  // A property refused by `additionalProperties: false` is reported at its own path.
+  if (first.keyword === "boolean" && first.schemaPath.endsWith("/additionalProperties")) {
+    return new Error(`${where} is not a known field`);
+  }
+  return new Error(`${where} ${first.message ?? "is invalid"}`);
+}

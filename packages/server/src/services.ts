@@ -1,0 +1,57 @@
+/**
+ * @module What every route gets: the open store and a Registry acting for the request's actor. Passed to the
+ * route plugins explicitly, so the wiring stays in one place (app.ts).
+ */
+import { type ChunkIndex, type ContentStore, invalid, type MetadataStore, Registry } from "@cairn/core";
+import type { FastifyRequest } from "fastify";
+
+/** The parts of a store the server uses; `openEmbeddedStore` returns one. */
+export interface ServerStore {
+  meta: MetadataStore;
+  /** The content store; a chunk store also exposes its index, which `/stats` reads. */
+  content: ContentStore & { readonly index?: ChunkIndex };
+  close(): Promise<void>;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Who is acting, recorded in audit events and alias moves; set by the actor hook before any handler. */
+    actor: string;
+  }
+}
+
+export class Services {
+  private opened: ServerStore | undefined;
+
+  constructor(store?: ServerStore) {
+    this.opened = store;
+  }
+
+  /** The store, once the app is ready. */
+  get store(): ServerStore {
+    if (!this.opened) throw new Error("the store is not open yet: await app.ready() first");
+    return this.opened;
+  }
+
+  async open(openStore: () => Promise<ServerStore>): Promise<void> {
+    this.opened = await openStore();
+  }
+
+  /** Closes a store this app opened (one it was handed belongs to the caller). */
+  async close(): Promise<void> {
+    const store = this.opened;
+    this.opened = undefined;
+    await store?.close();
+  }
+
+  /** A Registry per request: cheap (it holds references only) and it carries the request's actor. */
+  registry(request: FastifyRequest): Registry {
+    return new Registry({ meta: this.store.meta, content: this.store.content, actor: request.actor });
+  }
+
+  chunkIndex(): ChunkIndex {
+    const index = this.store.content.index;
+    if (!index) throw invalid("this store keeps no chunk index, so it has no storage statistics");
+    return index;
+  }
+}
