@@ -2,6 +2,24 @@
  * @module @cairn/storage — the drivers behind core's store interfaces, and the embedded store that wires them.
  */
 
+// API token secrets: minted here, stored only hashed.
+export { hashToken, mintToken } from "./auth/index.js";
+// Content-defined chunking (the Xet spec's), for clients that chunk before uploading.
+export {
+  type Chunk,
+  type ChunkedFile,
+  Chunker,
+  type ChunkerOptions,
+  type ChunkStreamOptions,
+  type ChunkStreamSource,
+  type ChunkWithData,
+  chunkBuffer,
+  chunkHash,
+  chunkStream,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  TARGET_CHUNK_SIZE,
+} from "./chunking/index.js";
 // The content store (file bytes by sha256, as deduplicated chunks).
 export {
   ChunkStore,

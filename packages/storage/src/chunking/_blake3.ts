@@ -4,8 +4,8 @@
  * portable implementation when the binding cannot load on this platform.
  */
 
-import type { Blake3Hasher } from "@napi-rs/blake-hash";
 import { createRequire } from "node:module";
+import type { Blake3Hasher } from "@napi-rs/blake-hash";
 import { PortableBlake3 } from "./_blake3-js.js";
 import { CHUNK_KEY } from "./_params.js";
 

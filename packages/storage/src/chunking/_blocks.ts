@@ -1,12 +1,27 @@
 /**
- * @module The two ends of `chunkStream`'s pipeline: a reader that packs the source's pieces into
- * fixed-size shared blocks (workers read them without copies), and an assembler that hands out each
- * chunk's bytes as a view of its block, copying only the few chunks that straddle two blocks.
+ * @module The two ends of `chunkStream`'s pipeline: a reader that packs the source's pieces into reusable
+ * shared blocks (worker threads read them without copies), and an assembler that turns cut positions into
+ * chunks with their bytes.
  */
 
 import type { Chunk, ChunkWithData } from "./chunker.js";
 
-export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+export type ChunkStreamSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * Spare blocks, kept between streams. They are reused rather than allocated per block because a fresh
+ * SharedArrayBuffer is fresh memory: faulting its pages in (and unmapping them after garbage collection)
+ * cost more than all of chunking in measurements, several times over once worker threads run beside it.
+ */
+const spares = new Map<number, SharedArrayBuffer[]>();
+const MAX_SPARE_BYTES = 32 * 1024 * 1024;
+let spareBytes = 0;
+
+function takeBlock(size: number): Uint8Array {
+  const buffer = spares.get(size)?.pop();
+  if (buffer) spareBytes -= size;
+  return new Uint8Array(buffer ?? new SharedArrayBuffer(size));
+}
 
 export class BlockReader {
   private readonly pieces: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
@@ -14,16 +29,15 @@ export class BlockReader {
   private exhausted = false;
 
   constructor(
-    source: ByteSource,
+    source: ChunkStreamSource,
     private readonly blockSize: number,
   ) {
     this.pieces = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
   /**
-   * The next block: full except the last, undefined at the end. Blocks are never reused, so views of them
-   * stay valid for as long as the consumer keeps them. A source piece is copied before the next one is
-   * requested, so sources that reuse one read buffer are safe.
+   * The next block: full except the last, undefined at the end. A source piece is copied before the next one
+   * is requested, so sources that reuse one read buffer are safe.
    */
   async next(): Promise<Uint8Array | undefined> {
     let block: Uint8Array | undefined;
@@ -39,13 +53,23 @@ export class BlockReader {
         this.rest = piece.value;
         continue;
       }
-      block ??= new Uint8Array(new SharedArrayBuffer(this.blockSize));
+      block ??= takeBlock(this.blockSize);
       const take = Math.min(this.rest.length, this.blockSize - filled);
       block.set(this.rest.subarray(0, take), filled);
       this.rest = this.rest.subarray(take);
       filled += take;
     }
     return block?.subarray(0, filled);
+  }
+
+  /** Gives a block back for reuse; nothing may read it afterwards (no worker, no view handed out). */
+  recycle(block: Uint8Array): void {
+    const buffer = block.buffer as SharedArrayBuffer;
+    if (buffer.byteLength !== this.blockSize || spareBytes + this.blockSize > MAX_SPARE_BYTES) return;
+    const list = spares.get(this.blockSize) ?? [];
+    list.push(buffer);
+    spares.set(this.blockSize, list);
+    spareBytes += this.blockSize;
   }
 
   /** Lets the source release what it holds (an open file) when the consumer stops early. */
@@ -57,36 +81,65 @@ export class BlockReader {
   }
 }
 
+/**
+ * Turns chunk positions into chunks with bytes. Use: `enter` a block, `take` the chunks that end in it,
+ * `leave` it; `take` the last chunk after the last block.
+ *
+ * Owned mode copies each block once into fresh memory and hands out views of that copy, so the block can be
+ * refilled at once while the consumer keeps its chunks. (One copy per block, not one per chunk: every fresh
+ * allocation costs page faults, and per-chunk copies ran at half the speed.) Transient mode hands out views
+ * of the block itself, which the reader refills once the consumer moves on.
+ */
 export class ChunkAssembler {
-  /** Blocks not yet fully handed out, in stream order, each with its stream offset. */
-  private readonly held: Array<{ start: number; bytes: Uint8Array }> = [];
-  private end = 0;
+  private block: Uint8Array = new Uint8Array(0);
+  private blockStart = 0;
+  /** Stream offset where the open (not yet taken) chunk starts. */
+  private open = 0;
+  /** The open chunk's bytes from blocks already left. */
+  private carry: Uint8Array[] = [];
+  private carried = 0;
 
-  add(bytes: Uint8Array): void {
-    this.held.push({ start: this.end, bytes });
-    this.end += bytes.length;
+  constructor(private readonly owned: boolean) {}
+
+  enter(block: Uint8Array): void {
+    if (this.owned) {
+      // Unzeroed memory: every byte is overwritten at once, so zero-filling 4 MiB per block is wasted.
+      const copy = Buffer.allocUnsafeSlow(block.length);
+      copy.set(block);
+      this.block = new Uint8Array(copy.buffer, copy.byteOffset, copy.length);
+    } else {
+      this.block = block;
+    }
   }
 
-  /** The chunk with its bytes; chunks must be taken in order, after the blocks holding them were added. */
   take(chunk: Chunk): ChunkWithData {
-    const chunkEnd = chunk.offset + chunk.length;
-    const first = this.held[0];
-    if (!first || chunk.offset < first.start || chunkEnd > this.end) {
-      throw new Error(`chunk ${chunk.offset}+${chunk.length} is outside the blocks read`);
+    const end = chunk.offset + chunk.length;
+    if (chunk.offset !== this.open || end > this.blockStart + this.block.length) {
+      throw new Error(`chunk ${chunk.offset}+${chunk.length} is not the next one in the bytes read`);
     }
-    let data: Uint8Array;
-    if (chunkEnd <= first.start + first.bytes.length) {
-      data = first.bytes.subarray(chunk.offset - first.start, chunkEnd - first.start);
-    } else {
+    const inBlock = this.block.subarray(Math.max(this.open - this.blockStart, 0), end - this.blockStart);
+    let data = inBlock;
+    if (this.carried > 0) {
       data = new Uint8Array(chunk.length);
-      for (const { start, bytes } of this.held) {
-        if (start >= chunkEnd) break;
-        const from = Math.max(chunk.offset, start) - start;
-        const to = Math.min(chunkEnd, start + bytes.length) - start;
-        data.set(bytes.subarray(from, to), start + from - chunk.offset);
+      let at = 0;
+      for (const part of [...this.carry, inBlock]) {
+        data.set(part, at);
+        at += part.length;
       }
+      this.carry = [];
+      this.carried = 0;
     }
-    while (this.held.length > 0 && this.held[0]!.start + this.held[0]!.bytes.length <= chunkEnd) this.held.shift();
+    this.open = end;
     return { ...chunk, data };
+  }
+
+  leave(): void {
+    const rest = this.block.subarray(Math.max(this.open - this.blockStart, 0));
+    if (rest.length > 0) {
+      this.carry.push(this.owned ? rest : rest.slice());
+      this.carried += rest.length;
+    }
+    this.blockStart += this.block.length;
+    this.block = new Uint8Array(0);
   }
 }

@@ -4,6 +4,7 @@
  */
 
 // Kept as bigint literals so the table reads like the spec; it is converted to words once at load.
+// biome-ignore format: four words a row keeps the 256-entry table compact and diffable
 export const GEAR_TABLE: readonly bigint[] = [
   0xb088d3a9e840f559n, 0x5652c7f739ed20d6n, 0x45b28969898972abn, 0x6b0a89d5b68ec777n,
   0x368f573e8b7a31b7n, 0x1dc636dce936d94bn, 0x207a4c4e5554d5b6n, 0xa474b34628239acbn,

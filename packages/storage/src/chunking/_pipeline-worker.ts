@@ -6,8 +6,8 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
-import { Chunker } from "./chunker.js";
 import type { PipelineReply, PipelineRequest, WorkerRole } from "./_pipeline-protocol.js";
+import { Chunker } from "./chunker.js";
 
 const port = parentPort;
 if (!port) throw new Error("_pipeline-worker runs as a worker thread");
@@ -40,7 +40,11 @@ port.on("message", (request: PipelineRequest) => {
   try {
     reply = handle(request);
   } catch (error: unknown) {
-    reply = { type: "failed", stream: request.stream, message: error instanceof Error ? error.message : String(error) };
+    reply = {
+      type: "failed",
+      stream: request.stream,
+      message: error instanceof Error ? error.message : String(error),
+    };
   }
   if (reply) port.postMessage(reply);
 });

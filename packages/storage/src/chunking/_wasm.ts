@@ -91,7 +91,11 @@ export interface FunctionSpec {
 /** One module: memory imported as `env.memory`, and the given functions, each exported under its name. */
 export function wasmModule(functions: FunctionSpec[]): Uint8Array {
   const section = (id: number, content: Bytes): Bytes => [id, ...uleb(content.length), ...content];
-  const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
+  const types = functions.map((f) => [
+    0x60,
+    ...vec(f.params.map((t) => [t])),
+    ...vec(f.results.map((t) => [t])),
+  ]);
   const memoryImport = [...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)];
   const codes = functions.map((f) => {
     const code = [...vec(f.locals.map(([count, type]) => [...uleb(count), type])), ...f.body.flat(), op.end];

@@ -1,7 +1,7 @@
 /**
  * @module Worker threads for `chunkStream`, kept between streams: starting a thread and compiling its code
- * costs tens of milliseconds, more than chunking a small file. A leased worker keeps the process alive; an
- * idle one does not.
+ * costs tens of milliseconds, more than chunking a small file. A worker keeps the process alive only while
+ * an answer from it is awaited, so an idle one, or one left behind by an abandoned iteration, never does.
  */
 
 import { Worker } from "node:worker_threads";
@@ -25,10 +25,16 @@ export class PipelineWorker {
 
   constructor() {
     // Resolved next to this file in the built output (dist/chunking/), which is what tests and the CLI load.
-    this.worker = new Worker(new URL("./_pipeline-worker.js", import.meta.url));
+    this.worker = new Worker(new URL("./_pipeline-worker.js", import.meta.url), {
+      // Workers inherit the parent's flags, but `--input-type` (from `node --input-type=module -e …`) makes
+      // Node refuse to load a worker from a file.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith("--input-type")),
+    });
+    this.worker.unref();
     this.worker.on("message", (reply: PipelineReply) => {
       if (reply.stream !== this.stream) return;
       const waiter = this.waiters.shift();
+      if (this.waiters.length === 0) this.worker.unref();
       if (reply.type === "failed") waiter?.reject(new Error(`chunking worker: ${reply.message}`));
       else waiter?.resolve(reply);
     });
@@ -40,7 +46,6 @@ export class PipelineWorker {
   start(role: WorkerRole): void {
     this.stream = ++lastStream;
     this.waiters = [];
-    this.worker.ref();
     this.post({ type: "start", stream: this.stream, role });
   }
 
@@ -57,6 +62,7 @@ export class PipelineWorker {
   private request(message: PipelineRequest): Promise<PipelineReply> {
     const reply = new Promise<PipelineReply>((resolve, reject) => {
       if (this.broken) return reject(this.broken);
+      if (this.waiters.length === 0) this.worker.ref();
       this.waiters.push({ resolve, reject });
       this.post(message);
     });
@@ -71,6 +77,7 @@ export class PipelineWorker {
 
   private fail(error: Error): void {
     this.broken ??= error;
+    this.worker.unref();
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
   }
 
@@ -79,7 +86,7 @@ export class PipelineWorker {
     return this.broken === undefined;
   }
 
-  /** Stops answering for the current stream and lets the process exit while idle. */
+  /** Stops answering for the current stream. */
   detach(): void {
     this.stream = -1;
     this.waiters = [];

@@ -3,7 +3,7 @@
  * thread. `chunkStream` is the faster path for whole files; this one suits buffers already in memory.
  */
 
-import { createChunkHasher, type ChunkHasher } from "./_blake3.js";
+import { type ChunkHasher, createChunkHasher } from "./_blake3.js";
 import { BoundaryFinder } from "./_boundaries.js";
 
 /** One chunk of a byte stream. */
@@ -67,7 +67,11 @@ export class Chunker {
   finish(): Chunk[] {
     const chunks: Chunk[] = [];
     if (this.position > this.chunkStart) {
-      chunks.push({ hash: this.hasher.digest(), offset: this.chunkStart, length: this.position - this.chunkStart });
+      chunks.push({
+        hash: this.hasher.digest(),
+        offset: this.chunkStart,
+        length: this.position - this.chunkStart,
+      });
     }
     this.finder.reset();
     this.position = 0;

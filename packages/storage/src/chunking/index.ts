@@ -7,5 +7,5 @@ export { chunkHash, usesNativeBlake3 } from "./_blake3.js";
 export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "./_params.js";
 export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
-export type { ByteSource, ChunkedFile, ChunkStreamOptions } from "./stream.js";
+export type { ChunkedFile, ChunkStreamOptions, ChunkStreamSource } from "./stream.js";
 export { chunkStream } from "./stream.js";

@@ -6,20 +6,26 @@
  */
 
 import { createHash } from "node:crypto";
-import { BlockReader, type ByteSource, ChunkAssembler } from "./_blocks.js";
+import { BlockReader, ChunkAssembler, type ChunkStreamSource } from "./_blocks.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
 import { leaseWorker, type PipelineWorker, releaseWorker } from "./_worker-pool.js";
 import { type Chunk, Chunker, type ChunkWithData } from "./chunker.js";
 
-export type { ByteSource } from "./_blocks.js";
+export type { ChunkStreamSource } from "./_blocks.js";
 
 export interface ChunkStreamOptions {
-  /** Bytes per block handed to the workers (default 4 MiB). Chunks may straddle blocks; only those are copied. */
+  /** Bytes per block handed to the workers (default 4 MiB). Any size works; chunks may straddle blocks. */
   blockSize?: number;
   /** Blocks read ahead of the consumer (default 4): memory in flight is about blockSize × readAhead. */
   readAhead?: number;
-  /** Compute the whole-file sha256 in the same pass (default true). */
+  /** Compute the whole-file sha256 in the same pass, on its own worker thread (default true). */
   sha256?: boolean;
+  /**
+   * Hand out each chunk's `data` as a view of a reused buffer, valid only until the next chunk is requested
+   * (default false). Saves one copy of the file (~0.2 CPU-seconds per GB); for consumers that copy the bytes
+   * elsewhere at once.
+   */
+  transient?: boolean;
   /**
    * Use worker threads (default true). Without them every step runs on the calling thread; a source that fits
    * in one block is always chunked there, as starting the pipeline would cost more than it saves.
@@ -39,16 +45,17 @@ const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 const DEFAULT_READ_AHEAD = 4;
 
 /**
- * Chunks `source` as the Xet spec does. Each chunk's `data` is a view of a block that is never reused (or a
- * copy, for a chunk that straddles blocks), so the consumer may keep it as long as it likes.
+ * Chunks `source` as the Xet spec does. Unless `transient` is set, each chunk's `data` is a view of memory
+ * that is never reused (shared only with neighbouring chunks), so the consumer may keep it as long as it likes.
  */
-export function chunkStream(source: ByteSource, options: ChunkStreamOptions = {}): ChunkedFile {
+export function chunkStream(source: ChunkStreamSource, options: ChunkStreamOptions = {}): ChunkedFile {
   return new StreamedFile(source, options);
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`chunkStream: ${name} must be a positive integer`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`chunkStream: ${name} must be a positive integer`);
   return value;
 }
 
@@ -64,18 +71,20 @@ class StreamedFile implements ChunkedFile {
   private readonly readAhead: number;
   private readonly wantSha256: boolean;
   private readonly useWorkers: boolean;
+  private readonly transient: boolean;
   private bytesRead = 0;
   private digest: string | undefined;
   private iterated = false;
 
   constructor(
-    private readonly source: ByteSource,
+    private readonly source: ChunkStreamSource,
     options: ChunkStreamOptions,
   ) {
     this.blockSize = positiveInteger("blockSize", options.blockSize, DEFAULT_BLOCK_SIZE);
     this.readAhead = positiveInteger("readAhead", options.readAhead, DEFAULT_READ_AHEAD);
     this.wantSha256 = options.sha256 ?? true;
     this.useWorkers = options.workers ?? true;
+    this.transient = options.transient ?? false;
   }
 
   get size(): number {
@@ -112,12 +121,14 @@ class StreamedFile implements ChunkedFile {
   private async *inThread(reader: BlockReader, first: Uint8Array | undefined): AsyncGenerator<ChunkWithData> {
     const chunker = new Chunker();
     const sha256 = this.wantSha256 ? createHash("sha256") : undefined;
-    const assembler = new ChunkAssembler();
+    const assembler = new ChunkAssembler(!this.transient);
     for (let block = first; block; block = await reader.next()) {
       this.bytesRead += block.length;
       sha256?.update(block);
-      assembler.add(block);
+      assembler.enter(block);
       for (const chunk of chunker.push(block)) yield assembler.take(chunk);
+      assembler.leave();
+      reader.recycle(block);
     }
     for (const chunk of chunker.finish()) yield assembler.take(chunk);
     if (sha256) this.digest = sha256.digest("hex");
@@ -130,7 +141,7 @@ class StreamedFile implements ChunkedFile {
     try {
       cutter.start("chunks");
       hasher?.start("sha256");
-      const assembler = new ChunkAssembler();
+      const assembler = new ChunkAssembler(!this.transient);
       const queue: InFlight[] = [];
       const send = (bytes: Uint8Array | undefined): void => {
         const ask = (worker: PipelineWorker) => (bytes ? worker.block(bytes) : worker.end());
@@ -150,9 +161,14 @@ class StreamedFile implements ChunkedFile {
         const [cut, hashed] = await Promise.all([head.chunks, head.sha256]);
         if (head.bytes) {
           this.bytesRead += head.bytes.length;
-          assembler.add(head.bytes);
+          assembler.enter(head.bytes);
         }
         for (const chunk of chunksOf(cut)) yield assembler.take(chunk);
+        if (head.bytes) {
+          // Both workers are done with this block and the consumer has moved past its chunks: refill it.
+          assembler.leave();
+          reader.recycle(head.bytes);
+        }
         if (!head.bytes && hashed?.type === "sha256") this.digest = hashed.hex;
       }
     } finally {

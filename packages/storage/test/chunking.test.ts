@@ -1,0 +1,363 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createChunker, finalize, getChunks, nextBlock } from "@huggingface/xetchunk-wasm";
+import { describe, expect, it } from "vitest";
+// Internal: to compare the portable BLAKE3 with the native one directly.
+import { createChunkHasher } from "../dist/chunking/_blake3.js";
+// The built output, as the CLI loads it (worker threads resolve their script next to it).
+import {
+  type Chunk,
+  Chunker,
+  type ChunkStreamOptions,
+  chunkBuffer,
+  chunkHash,
+  chunkStream,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+} from "../dist/chunking/index.js";
+
+interface Named {
+  offset: number;
+  length: number;
+  hash: string;
+}
+
+/** The Xet reference package's chunks, with hashes as plain hex of the digest bytes (as cairn names them). */
+function reference(bytes: Uint8Array): Named[] {
+  let offset = 0;
+  return getChunks(bytes).map((chunk) => {
+    const named = { offset, length: chunk.length, hash: Buffer.from(chunk.hash).toString("hex") };
+    offset += chunk.length;
+    return named;
+  });
+}
+
+const named = (chunks: Chunk[]): Named[] =>
+  chunks.map(({ offset, length, hash }) => ({ offset, length, hash }));
+
+/** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */
+function randomBytes(length: number, seed = 1): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return new Uint8Array(words.buffer, 0, length);
+}
+
+/** Splits `bytes` into pieces of pseudo-random sizes in [0, maxPiece]; empty pieces included on purpose. */
+function pieces(bytes: Uint8Array, maxPiece: number, seed = 7): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let x = seed;
+  for (let at = 0; at < bytes.length; ) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const size = (x >>> 0) % (maxPiece + 1);
+    out.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return out;
+}
+
+async function* slowly(parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const part of parts) {
+    await Promise.resolve();
+    yield part;
+  }
+}
+
+async function drain(
+  source: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  options?: ChunkStreamOptions,
+): Promise<{ chunks: Array<Named & { data: Uint8Array }>; size: number; sha256: string }> {
+  const file = chunkStream(source, options);
+  const chunks: Array<Named & { data: Uint8Array }> = [];
+  for await (const chunk of file) {
+    chunks.push({ offset: chunk.offset, length: chunk.length, hash: chunk.hash, data: chunk.data });
+  }
+  return { chunks, size: file.size, sha256: file.sha256 };
+}
+
+// Buffer.compare, not toEqual: vitest's deep equality walks typed arrays element by element.
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+const MiB = 1024 * 1024;
+
+/** A safetensors-like file: 8-byte header length, a JSON header, then tensors (random, zeros, small ints). */
+function safetensorsLike(): Uint8Array {
+  const tensors = [randomBytes(3 * MiB, 11), new Uint8Array(700_000), randomBytes(2 * MiB + 12_345, 12)];
+  const smallInts = new Uint8Array(900_000).map((_, i) => (i * 7) % 5);
+  tensors.push(smallInts);
+  let offset = 0;
+  const entries = tensors.map((t, i) => {
+    const entry = [
+      `layer.${i}.weight`,
+      { dtype: "F16", shape: [t.length / 2], data_offsets: [offset, offset + t.length] },
+    ];
+    offset += t.length;
+    return entry;
+  });
+  const header = new TextEncoder().encode(
+    JSON.stringify({ __metadata__: { format: "pt" }, ...Object.fromEntries(entries) }),
+  );
+  const file = new Uint8Array(8 + header.length + offset);
+  new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+  file.set(header, 8);
+  let at = 8 + header.length;
+  for (const t of tensors) {
+    file.set(t, at);
+    at += t.length;
+  }
+  return file;
+}
+
+describe("chunk boundaries and names match the Xet reference (@huggingface/xetchunk-wasm)", () => {
+  const sizes = [
+    0, 1, 100, 8127, 8128, 8191, 8192, 8193, 65536, 131071, 131072, 131073, 1_000_003, 10_000_019,
+  ];
+  for (const size of sizes) {
+    it(`random data of ${size} bytes`, () => {
+      const bytes = randomBytes(size, size + 1);
+      const chunks = chunkBuffer(bytes);
+      expect(named(chunks)).toEqual(reference(bytes));
+      expect(chunks.every((c) => sameBytes(c.data, bytes.subarray(c.offset, c.offset + c.length)))).toBe(
+        true,
+      );
+    });
+  }
+
+  it("all zeros: the gear hash never matches, so every chunk is cut at the maximum size", () => {
+    const bytes = new Uint8Array(3 * MiB + 5);
+    const chunks = chunkBuffer(bytes);
+    expect(named(chunks)).toEqual(reference(bytes));
+    expect(chunks.slice(0, -1).every((c) => c.length === MAX_CHUNK_SIZE)).toBe(true);
+  });
+
+  it("repeated patterns (a short text, a 4 KiB block, a 100 KiB block)", () => {
+    const text = new TextEncoder().encode("the quick brown fox jumps over the lazy dog. ".repeat(60_000));
+    const block4k = randomBytes(4096, 3);
+    const block100k = randomBytes(100 * 1024, 4);
+    for (const [unit, times] of [
+      [block4k, 700],
+      [block100k, 30],
+    ] as const) {
+      const bytes = new Uint8Array(unit.length * times);
+      for (let i = 0; i < times; i++) bytes.set(unit, i * unit.length);
+      expect(named(chunkBuffer(bytes))).toEqual(reference(bytes));
+    }
+    expect(named(chunkBuffer(text))).toEqual(reference(text));
+  });
+
+  it("a safetensors-like file: JSON header, random tensors, zeros, low-entropy values", () => {
+    const bytes = safetensorsLike();
+    expect(named(chunkBuffer(bytes))).toEqual(reference(bytes));
+  });
+
+  it("the reference's own streaming API agrees too (so the oracle is consistent with itself)", () => {
+    const bytes = randomBytes(2 * MiB + 3, 5);
+    const chunker = createChunker();
+    const chunks = pieces(bytes, 300_000).flatMap((piece) => nextBlock(chunker, piece));
+    const last = finalize(chunker);
+    if (last) chunks.push(last);
+    expect(chunks.map((c) => c.length)).toEqual(reference(bytes).map((c) => c.length));
+  });
+
+  it("chunkHash names any chunk's bytes as the reference does", () => {
+    const bytes = randomBytes(2 * MiB, 9);
+    for (const chunk of reference(bytes)) {
+      expect(chunkHash(bytes.subarray(chunk.offset, chunk.offset + chunk.length))).toBe(chunk.hash);
+    }
+    // Below MIN - 64 bytes a buffer is always one chunk, which covers BLAKE3's 1 KiB chunk edges.
+    for (const size of [1, 63, 64, 65, 1023, 1024, 1025, 2048, 3073, 8127]) {
+      const small = bytes.subarray(0, size);
+      expect(chunkHash(small)).toBe(reference(small)[0]!.hash);
+    }
+  });
+});
+
+describe("the portable BLAKE3 (used where the native binding cannot load)", () => {
+  it("agrees with the native binding on lengths across its tree shapes", () => {
+    const native = createChunkHasher();
+    const portable = createChunkHasher({ portable: true });
+    const bytes = randomBytes(140_000, 17);
+    for (const size of [
+      0, 1, 64, 65, 1024, 1025, 2047, 2048, 2049, 3072, 4097, 8192, 31_745, 65_536, 131_073,
+    ]) {
+      const input = bytes.subarray(0, size);
+      native.update(input);
+      // Fed in uneven pieces, so block and chunk edges fall mid-piece.
+      for (let at = 0; at < size; at += 777) portable.update(input.subarray(at, at + 777));
+      expect(portable.digest()).toBe(native.digest());
+    }
+  });
+});
+
+describe("chunk sizes", () => {
+  it("stay within bounds: at most 128 KiB, and at least 8 KiB less the 64-byte hash window", () => {
+    const chunks = chunkBuffer(randomBytes(20 * MiB, 21));
+    const lengths = chunks.slice(0, -1).map((c) => c.length);
+    // The reference starts hashing MIN - 65 bytes into a chunk, so a cut can land up to 64 bytes before MIN.
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(MIN_CHUNK_SIZE - 64);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(MAX_CHUNK_SIZE);
+    const mean = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+    expect(mean).toBeGreaterThan(50 * 1024);
+    expect(mean).toBeLessThan(80 * 1024);
+  });
+});
+
+describe("streaming: the same bytes in any pieces give the same chunks", () => {
+  const bytes = randomBytes(6 * MiB + 77, 31);
+  const expected = reference(bytes);
+
+  for (const maxPiece of [1, 100, 9000, 70_000, 300_000, 3 * MiB]) {
+    it(`pieces of up to ${maxPiece} bytes`, () => {
+      const input = maxPiece === 1 ? bytes.subarray(0, 300_000) : bytes;
+      const want = maxPiece === 1 ? reference(input) : expected;
+      const chunker = new Chunker();
+      const chunks = pieces(input, maxPiece).flatMap((piece) => chunker.push(piece));
+      chunks.push(...chunker.finish());
+      expect(named(chunks)).toEqual(want);
+    });
+  }
+
+  it("a finished chunker starts a new stream", () => {
+    const chunker = new Chunker();
+    for (let round = 0; round < 2; round++) {
+      const chunks = [...chunker.push(bytes.subarray(0, MiB)), ...chunker.finish()];
+      expect(named(chunks)).toEqual(reference(bytes.subarray(0, MiB)));
+    }
+  });
+
+  it("the portable paths (pure-JS gear and BLAKE3) give the same chunks", () => {
+    const input = bytes.subarray(0, MiB + 5);
+    const chunker = new Chunker({ portable: true });
+    const chunks = pieces(input, 50_000).flatMap((piece) => chunker.push(piece));
+    chunks.push(...chunker.finish());
+    expect(named(chunks)).toEqual(reference(input));
+    expect(named(chunkBuffer(new Uint8Array(400_000), { portable: true }))).toEqual(
+      reference(new Uint8Array(400_000)),
+    );
+  });
+});
+
+describe("chunkStream: the pipelined path", () => {
+  const bytes = randomBytes(12 * MiB + 4321, 41);
+  const expected = named(chunkBuffer(bytes));
+
+  it("yields the same chunks, bytes, size and sha256 as the synchronous path, through worker threads", async () => {
+    const { chunks, size, sha256: digest } = await drain(slowly(pieces(bytes, 2 * MiB)));
+    expect(chunks.map(({ data: _, ...rest }) => rest)).toEqual(expected);
+    expect(chunks.every((c) => sameBytes(c.data, bytes.subarray(c.offset, c.offset + c.length)))).toBe(true);
+    expect(size).toBe(bytes.length);
+    expect(digest).toBe(sha256(bytes));
+  });
+
+  for (const options of [
+    { blockSize: 1000 },
+    { blockSize: 100_000, readAhead: 1 },
+    { blockSize: 131_072, readAhead: 2, transient: true },
+    { workers: false },
+    { workers: false, blockSize: 50_000, transient: true },
+  ] satisfies ChunkStreamOptions[]) {
+    it(`gives the same chunks with ${JSON.stringify(options)}`, async () => {
+      const input = options.blockSize === 1000 ? bytes.subarray(0, 2 * MiB) : bytes;
+      const file = chunkStream(pieces(input, 200_000), options);
+      const chunks: Named[] = [];
+      for await (const chunk of file) {
+        // Transient bytes are only valid now, so check them now.
+        expect(sameBytes(chunk.data, input.subarray(chunk.offset, chunk.offset + chunk.length))).toBe(true);
+        chunks.push({ offset: chunk.offset, length: chunk.length, hash: chunk.hash });
+      }
+      expect(chunks).toEqual(input === bytes ? expected : named(chunkBuffer(input)));
+      expect(file.sha256).toBe(sha256(input));
+    });
+  }
+
+  it("chunks keep their bytes after later chunks are read (owned mode)", async () => {
+    const { chunks } = await drain(pieces(bytes, MiB), { blockSize: 256 * 1024 });
+    expect(chunks.every((c) => sameBytes(c.data, bytes.subarray(c.offset, c.offset + c.length)))).toBe(true);
+  });
+
+  it("copies a source's piece before asking for the next, so a source may reuse one buffer", async () => {
+    function* reusing(): Generator<Uint8Array> {
+      const buffer = new Uint8Array(64 * 1024);
+      for (let at = 0; at < bytes.length; at += buffer.length) {
+        const piece = bytes.subarray(at, at + buffer.length);
+        buffer.set(piece);
+        yield buffer.subarray(0, piece.length);
+        buffer.fill(0xee); // scribble: a stream still holding the piece would see this
+      }
+    }
+    const { chunks, sha256: digest } = await drain(reusing(), { blockSize: MiB });
+    expect(chunks.map(({ data: _, ...rest }) => rest)).toEqual(expected);
+    expect(digest).toBe(sha256(bytes));
+  });
+
+  it("handles an empty source and a source smaller than one block (no worker threads)", async () => {
+    const empty = await drain([]);
+    expect(empty).toEqual({ chunks: [], size: 0, sha256: sha256(new Uint8Array(0)) });
+    const small = bytes.subarray(0, 5000);
+    const one = await drain([small]);
+    expect(one.chunks.map(({ data: _, ...rest }) => rest)).toEqual(reference(small));
+    expect(one.sha256).toBe(sha256(small));
+  });
+
+  it("says when the sha256 is not known yet, or was not asked for", async () => {
+    const file = chunkStream([bytes.subarray(0, 10)]);
+    expect(() => file.sha256).toThrow(/once every chunk has been read/);
+    const unhashed = chunkStream([bytes.subarray(0, 10)], { sha256: false });
+    for await (const _ of unhashed);
+    expect(() => unhashed.sha256).toThrow(/not computed/);
+    expect(unhashed.size).toBe(10);
+  });
+
+  it("a consumer may stop early; the next stream is unaffected", async () => {
+    let closed = false;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* pieces(bytes, MiB);
+      } finally {
+        closed = true;
+      }
+    }
+    let seen = 0;
+    for await (const _ of chunkStream(source(), { blockSize: MiB })) if (++seen === 20) break;
+    expect(closed).toBe(true);
+    const again = await drain(pieces(bytes, MiB), { blockSize: MiB });
+    expect(again.chunks.map(({ data: _, ...rest }) => rest)).toEqual(expected);
+  });
+
+  it("an iteration abandoned mid-file (never finished, never returned) does not keep the process alive", () => {
+    const script = `
+      import { chunkStream } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+      const big = new Uint8Array(64 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+      const it = chunkStream([big], { blockSize: 1024 * 1024 })[Symbol.asyncIterator]();
+      await it.next();
+      console.log("left behind");`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.stdout.trim(), run.stderr).toBe("left behind");
+    expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
+  });
+
+  it("a failing source fails the iteration with its error", async () => {
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, 9 * MiB);
+      throw new Error("disk on fire");
+    }
+    await expect(drain(failing(), { blockSize: MiB })).rejects.toThrow("disk on fire");
+    const again = await drain([bytes], { blockSize: 2 * MiB });
+    expect(again.sha256).toBe(sha256(bytes));
+  });
+
+  it("rejects nonsense options", () => {
+    expect(() => chunkStream([], { blockSize: 0 })).toThrow(/blockSize/);
+    expect(() => chunkStream([], { readAhead: 1.5 })).toThrow(/readAhead/);
+  });
+});
