@@ -2,8 +2,6 @@
  * @module @cairn/storage — the drivers behind core's store interfaces, and the embedded store that wires them.
  */
 
-// API token secrets: minted here, stored only hashed.
-export { hashToken, mintToken } from "./auth/index.js";
 // Content-defined chunking (the Xet spec's), for clients that chunk before uploading.
 export {
   type Chunk,
