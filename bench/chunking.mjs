@@ -13,7 +13,7 @@
 import { randomFillSync } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { getChunks } from "@huggingface/xetchunk-wasm";
-import { BoundaryFinder } from "../packages/storage/dist/chunking/_boundaries.js";
+import { BoundaryFinder } from "../packages/core/dist/index.js";
 import { chunkBuffer, chunkStream, usesNativeBlake3 } from "../packages/storage/dist/chunking/index.js";
 
 const MiB = 1024 * 1024;

@@ -16,6 +16,7 @@ import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerServe } from "./commands/serve.js";
 import { registerShow } from "./commands/show.js";
+import { registerToken } from "./commands/token.js";
 import { printError } from "./output.js";
 
 export const EXIT_OK = 0;
@@ -68,6 +69,7 @@ Examples:
   registerStats(program);
   registerFsck(program);
   registerServe(program);
+  registerToken(program);
   // Usage errors surface through the catch in main(), where they get the same shape as every other error.
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ outputError: () => {} });

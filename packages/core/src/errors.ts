@@ -61,6 +61,12 @@ export const integrity = (message: string, options?: ErrorOptions): CairnError =
   new CairnError("INTEGRITY", message, options);
 export const policyDenied = (message: string, options?: ErrorOptions): CairnError =>
   new CairnError("POLICY_DENIED", message, options);
+/** No credentials, or ones that name no one (HTTP 401). */
+export const unauthorized = (message: string, options?: ErrorOptions): CairnError =>
+  new CairnError("UNAUTHORIZED", message, options);
+/** Known credentials whose role may not do this (HTTP 403). */
+export const forbidden = (message: string, options?: ErrorOptions): CairnError =>
+  new CairnError("FORBIDDEN", message, options);
 
 export function isCairnError(error: unknown, code?: ErrorCode): error is CairnError {
   return error instanceof CairnError && (code === undefined || error.code === code);

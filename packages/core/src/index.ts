@@ -2,18 +2,60 @@
  * @module @cairn/core — the domain and the store interfaces. Imports nothing of ours and does no I/O.
  */
 export { aliasTargetStack, planRollback, type RollbackPlan } from "./aliases.js";
+export {
+  ACTION_ROLES,
+  type Action,
+  ANONYMOUS_ACTOR,
+  type AuthContext,
+  assertAuthorized,
+  authorize,
+  checkRole,
+  checkSecretHash,
+  checkTokenName,
+  type Decision,
+  isAction,
+  isRole,
+  isTokenShaped,
+  ROLES,
+  type Role,
+  requiredRole,
+  TOKEN_PREFIX,
+} from "./auth.js";
+export {
+  BoundaryFinder,
+  CHUNK_FRAMES_TYPE,
+  CHUNK_KEY,
+  type Chunk,
+  Chunker,
+  type ChunkerOptions,
+  type ChunkHasher,
+  type ChunkWithData,
+  chunkBuffer,
+  createPortableChunkHasher,
+  FRAME_HEADER_SIZE,
+  type FramedChunk,
+  FrameReader,
+  frameHeader,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  TARGET_CHUNK_SIZE,
+  TRANSFER_LIMITS,
+  toHex,
+} from "./chunking/index.js";
 export { type CodeSummary, diffVersions, flattenParams, type MetricDelta, type VersionDiff } from "./diff.js";
 export {
   CairnError,
   conflict,
   type ErrorCode,
   type ErrorOptions,
+  forbidden,
   httpStatusOf,
   integrity,
   invalid,
   isCairnError,
   notFound,
   policyDenied,
+  unauthorized,
 } from "./errors.js";
 export { DEFAULT_REWRITE_BELOW, liveSessions, type PackPlan, planPacks, SESSION_TIMEOUT_MS } from "./gc.js";
 export {

@@ -3,6 +3,16 @@
  * once over the store interfaces. The embedded CLI and the server both call these, so every rule has one home.
  */
 import { planRollback } from "./aliases.js";
+import {
+  type Action,
+  type AuthContext,
+  assertAuthorized,
+  authorize,
+  checkRole,
+  checkSecretHash,
+  checkTokenName,
+  type Role,
+} from "./auth.js";
 import { conflict, invalid, isCairnError, notFound } from "./errors.js";
 import { checkAliasName, checkArtifactName, checkMetrics, checkParams, checkTags } from "./names.js";
 import { normaliseFilePath } from "./paths.js";
@@ -11,6 +21,7 @@ import type { MetadataStore, NewVersion } from "./ports/metadata.js";
 import { exactRef, resolveRef } from "./refs.js";
 import type {
   AliasEvent,
+  ApiToken,
   ArtifactType,
   AuditEvent,
   CodeInfo,
@@ -53,6 +64,11 @@ export interface RegistryOptions {
   content: ContentStore;
   /** Who is acting, recorded in every audit event and alias move. */
   actor: string;
+  /**
+   * The role the actor acts with (the server: its bearer token's). Given, every use case checks it with
+   * `authorize` and throws FORBIDDEN; left out (embedded mode: single user), anything may be done.
+   */
+  role?: Role;
   now?: () => Date;
 }
 
@@ -60,13 +76,20 @@ export class Registry {
   readonly meta: MetadataStore;
   readonly content: ContentStore;
   readonly actor: string;
+  readonly role: Role | undefined;
   private readonly now: () => Date;
 
   constructor(options: RegistryOptions) {
     this.meta = options.meta;
     this.content = options.content;
     this.actor = options.actor;
+    this.role = options.role;
     this.now = options.now ?? (() => new Date());
+  }
+
+  /** FORBIDDEN unless the actor's role may do `action`; without a role (embedded mode) anything goes. */
+  private check(action: Action, context: AuthContext = {}, target?: string): void {
+    if (this.role !== undefined) assertAuthorized(this.role, action, context, target);
   }
 
   private audit(
@@ -85,6 +108,7 @@ export class Registry {
 
   /** Records a new immutable version whose files are already stored. */
   async publishVersion(input: PublishInput): Promise<Version> {
+    this.check("version.push");
     const name = checkArtifactName(input.name);
     if (input.version !== undefined && input.bump !== undefined)
       throw invalid("give either a version or a bump, not both");
@@ -174,8 +198,20 @@ export class Registry {
     return checked.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** Policy hook: protected aliases are checked by the server's auth layer; embedded mode is single-user. */
-  protected async checkAliasMovable(_artifact: string, _alias: string): Promise<void> {}
+  /**
+   * Policy hook, before every alias move (set, remove, rollback, and a push's --alias): moving needs writer,
+   * moving a protected alias needs admin. Protection is read here, outside the move's transaction: a move
+   * racing the protect that lands just after it is indistinguishable from one that landed just before.
+   */
+  protected async checkAliasMovable(artifact: string, alias: string): Promise<void> {
+    const role = this.role;
+    if (role === undefined) return;
+    // An admin may move anything: no need to look the alias up.
+    if (authorize(role, "alias.move", { protectedAlias: true }).allowed) return;
+    this.check("alias.move");
+    const current = await this.meta.getAlias(artifact, alias);
+    this.check("alias.move", { protectedAlias: current?.protected === true }, `${artifact}@${alias}`);
+  }
 
   /** Points ALIAS at VERSION, recording the move. */
   async setAlias(
@@ -251,6 +287,7 @@ export class Registry {
   }
 
   async setAliasProtection(name: string, alias: string, isProtected: boolean) {
+    this.check("alias.protect");
     checkAliasName(alias);
     return this.meta.setAliasProtection(
       checkArtifactName(name),
@@ -267,6 +304,7 @@ export class Registry {
   }
 
   async tag(ref: string, set: Record<string, string>, remove: string[] = []): Promise<Version> {
+    this.check("version.tag");
     const version = await resolveRef(this.meta, ref);
     checkTags(set);
     checkTags(Object.fromEntries(remove.map((key) => [key, ""])));
@@ -285,6 +323,7 @@ export class Registry {
   }
 
   async setNotes(ref: string, notes: string): Promise<Version> {
+    this.check("version.notes");
     const version = await resolveRef(this.meta, ref);
     return this.meta.updateVersion(
       version.artifact,
@@ -297,6 +336,46 @@ export class Registry {
         version.notes,
         notes,
       ),
+    );
+  }
+
+  /**
+   * Records a token by the hash of its secret (the caller mints the token and shows it once; see
+   * @cairn/storage's `mintToken`). The token's name becomes the actor of everything done with it.
+   */
+  async createToken(name: string, role: Role, secretHash: string): Promise<ApiToken> {
+    this.check("token.manage");
+    const token: ApiToken = {
+      name: checkTokenName(name),
+      role: checkRole(role),
+      createdAt: this.now().toISOString(),
+      createdBy: this.actor,
+    };
+    try {
+      return await this.meta.createToken(
+        { ...token, secretHash: checkSecretHash(secretHash) },
+        this.audit("token.create", null, `token:${name}`, null, { role }),
+      );
+    } catch (error) {
+      if (isCairnError(error, "CONFLICT")) {
+        throw conflict(`a token named ${name} already exists`, {
+          hint: `revoke it first (\`cairn token revoke ${name}\`) or choose another --name`,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    this.check("token.manage");
+    return this.meta.listTokens();
+  }
+
+  /** Deletes a token: requests bearing it are refused from now on. */
+  async revokeToken(name: string): Promise<ApiToken> {
+    this.check("token.manage");
+    return this.meta.revokeToken(checkTokenName(name), (token) =>
+      this.audit("token.revoke", null, `token:${name}`, { role: token.role }, null),
     );
   }
 

@@ -1,6 +1,8 @@
 /**
- * @module The records a user holds in hand: artifacts, versions, files, aliases and their history, audit events.
+ * @module The records a user holds in hand: artifacts, versions, files, aliases and their history, audit events,
+ * API tokens.
  */
+import type { Role } from "./auth.js";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -113,3 +115,12 @@ export interface AuditEvent {
 }
 
 export type NewAuditEvent = Omit<AuditEvent, "id">;
+
+/** An API token as anyone may see it: never its secret, which exists only in the hands of its holder. */
+export interface ApiToken {
+  /** Unique; the actor recorded for everything done with the token. */
+  name: string;
+  role: Role;
+  createdAt: string;
+  createdBy: string;
+}

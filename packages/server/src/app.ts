@@ -1,6 +1,7 @@
 /**
  * @module The HTTP app: one Fastify instance serving REST /api/v1 over a store, with its OpenAPI document,
- * /healthz and the error shape of DESIGN §4. Everything is wired here; routes live in routes/*.ts.
+ * /healthz, /metrics, the auth gate (bearer tokens, roles, rate limit) and the error shape of DESIGN §4.
+ * Everything is wired here; routes live in routes/*.ts.
  */
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
@@ -8,19 +9,25 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyRequest,
   type FastifyServerOptions,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from "fastify";
+import { type AuthMode, makeGate } from "./auth.js";
 import { formatSchemaErrors, makeErrorHandler, notFoundHandler } from "./errors.js";
+import { MAX_JSON_DEPTH, useDepthCheckedJson } from "./json-body.js";
+import { Metrics } from "./metrics.js";
+import { type RateLimit, RateLimiter } from "./rate-limit.js";
 import { aliasRoutes } from "./routes/aliases.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { auditRoutes } from "./routes/audit.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes, openApiRoute } from "./routes/health.js";
+import { metricsRoute } from "./routes/metrics.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { transferRoutes } from "./routes/transfer.js";
 import { type ServerStore, Services } from "./services.js";
 import { validatorCompiler } from "./validation.js";
 import { SERVER_VERSION } from "./version.js";
@@ -38,14 +45,16 @@ export interface BuildAppOptions {
   store: ServerStore | (() => Promise<ServerStore>);
   /** Fastify's logger option: false (default) for none, true or pino options for JSON logs. */
   logger?: FastifyServerOptions["logger"];
-  /** The actor recorded when `resolveActor` is not given (default "anonymous"). */
-  actor?: string;
   /**
-   * Decides who is acting for a request. The seam for auth: a bearer-token check replaces this and throws
-   * UNAUTHORIZED or FORBIDDEN; until then every request acts as `actor`.
+   * `auto` (default): open while the store has no tokens (every request acts as "anonymous"), bearer tokens
+   * enforced once one exists. `required`: always enforced, for a server other machines can reach.
    */
-  resolveActor?: (request: FastifyRequest) => string | Promise<string>;
+  auth?: AuthMode;
+  /** Requests per token (or per client address, without one), per process; left out, no limit. */
+  rateLimit?: RateLimit | false;
   bodyLimit?: number;
+  /** How deeply a JSON body may nest objects and arrays (default 32). */
+  maxJsonDepth?: number;
 }
 
 export type CairnApp = FastifyInstance<
@@ -86,6 +95,7 @@ export function buildApp(options: BuildAppOptions): CairnApp {
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  useDepthCheckedJson(app, options.maxJsonDepth ?? MAX_JSON_DEPTH);
 
   const given = options.store;
   const services = new Services(typeof given === "function" ? undefined : given);
@@ -111,12 +121,29 @@ export function buildApp(options: BuildAppOptions): CairnApp {
     if (draining) setImmediate(() => app.server.closeIdleConnections());
   });
 
-  const actor = options.actor ?? "anonymous";
-  const resolveActor = options.resolveActor ?? (() => actor);
+  const metrics = new Metrics();
+  metrics.watch(app.server);
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observe(
+      request.method,
+      request.routeOptions.url ?? "unmatched",
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  // Who is asking and what they may do, decided before the body is read: an unauthorised upload costs
+  // the server nothing.
+  const gate = makeGate({
+    services,
+    mode: options.auth ?? "auto",
+    limiter: options.rateLimit ? new RateLimiter(options.rateLimit) : undefined,
+  });
   app.decorateRequest("actor", "");
+  app.decorateRequest("role", "reader");
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
-    request.actor = await resolveActor(request);
+    await gate(request, reply);
   });
 
   // Registered before the routes, so its onRoute hook sees every one of them.
@@ -129,11 +156,17 @@ export function buildApp(options: BuildAppOptions): CairnApp {
         title: "cairn",
         version: SERVER_VERSION,
         description:
-          "cairn's REST API: artifacts, versions, files, refs, diff, aliases, tags, notes, audit, stats.",
+          "cairn's REST API: artifacts, versions, files, refs, diff, aliases, tags, notes, audit, stats. " +
+          "Every route but /healthz takes a bearer token (`cairn token create`) once the registry has any.",
       },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "a `cairn_…` API token" } },
+      },
+      security: [{ bearer: [] }],
     },
   });
   app.register(healthRoutes);
+  app.register(metricsRoute, { services, metrics });
   app.register(
     async (api) => {
       api.register(openApiRoute);
@@ -142,6 +175,8 @@ export function buildApp(options: BuildAppOptions): CairnApp {
       api.register(aliasRoutes, { services });
       api.register(annotationRoutes, { services });
       api.register(auditRoutes, { services });
+      api.register(tokenRoutes, { services });
+      api.register(transferRoutes, { services });
     },
     { prefix: API_PREFIX },
   );

@@ -10,8 +10,26 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidatio
 /** Which part of the request failed validation (Fastify's names; its type is not exported). */
 type SchemaErrorDataVar = "body" | "headers" | "params" | "querystring";
 
-/** Codes only the HTTP edge gives: a body over the size limit is refused before any domain code runs. */
-export type HttpErrorCode = ErrorCode | "TOO_LARGE";
+/**
+ * Codes only the HTTP edge gives: a body over the size limit, or a caller over its rate limit, is refused
+ * before any domain code runs.
+ */
+export type HttpErrorCode = ErrorCode | "TOO_LARGE" | "RATE_LIMITED";
+
+/** A refusal the HTTP edge makes itself (not a domain error, so not one of core's codes). */
+export class EdgeRefusal extends Error {
+  readonly status: number;
+  readonly code: HttpErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(status: number, code: HttpErrorCode, message: string, options: { hint?: string } = {}) {
+    super(message);
+    this.name = "EdgeRefusal";
+    this.status = status;
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
 
 export interface ErrorAnswer {
   error: { code: HttpErrorCode; message: string; hint?: string };
@@ -52,6 +70,9 @@ export function toErrorAnswer(error: unknown, bodyLimit: number): Answer & { int
   if (isCairnError(error)) {
     const status = httpStatusOf[error.code];
     return { ...answer(status, error.code, error.message, error.hint), internal: status >= 500 };
+  }
+  if (error instanceof EdgeRefusal) {
+    return { ...answer(error.status, error.code, error.message, error.hint), internal: false };
   }
   const fe = error as FastifyError;
   if (fe?.validation) return { ...answer(400, "INVALID", fe.message), internal: false };

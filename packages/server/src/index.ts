@@ -2,7 +2,10 @@
  * @module @cairn/server — `cairn serve`'s HTTP app: REST /api/v1 and its OpenAPI document over a store.
  */
 export { API_PREFIX, type BuildAppOptions, buildApp, type CairnApp, DEFAULT_BODY_LIMIT } from "./app.js";
-export { type ErrorAnswer, type HttpErrorCode, toErrorAnswer } from "./errors.js";
+export type { Access, AuthMode } from "./auth.js";
+export { EdgeRefusal, type ErrorAnswer, type HttpErrorCode, toErrorAnswer } from "./errors.js";
+export { MAX_JSON_DEPTH } from "./json-body.js";
 export type { Page } from "./pagination.js";
+export { parseRateLimit, type RateLimit } from "./rate-limit.js";
 export * as schemas from "./schemas.js";
 export type { ServerStore } from "./services.js";

@@ -263,7 +263,48 @@ export const AliasPage = Page(Alias);
 export const AliasEventPage = Page(AliasEvent);
 export const AuditPage = Page(AuditEvent);
 
-/** The answers every route may give besides its own: documented once, attached to each route. */
-export const commonErrors = { 400: ErrorBody, 404: ErrorBody, 500: ErrorBody } as const;
+// ---- tokens and alias protection ---------------------------------------------------------------------------
+
+const Role = Type.Union([Type.Literal("reader"), Type.Literal("writer"), Type.Literal("admin")], {
+  description: "reader < writer < admin",
+});
+const TokenName = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: "unique; the actor in the audit log",
+});
+
+export const TokenParams = Type.Object({ name: TokenName });
+export const CreateTokenBody = Type.Object({ name: TokenName, role: Role }, { additionalProperties: false });
+export const ProtectionBody = Type.Object(
+  { protected: Type.Boolean({ description: "true: moving the alias needs an admin token" }) },
+  { additionalProperties: false },
+);
+
+/** core's ApiToken: a token as anyone may see it, without its secret. */
+export const ApiToken = Type.Object({
+  name: Type.String(),
+  role: Role,
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+});
+export const CreatedToken = Type.Object({
+  token: Type.String({ description: "the bearer secret; shown this once, stored only hashed" }),
+  ...ApiToken.properties,
+});
+export const TokenList = Type.Object({ items: Type.Array(ApiToken) });
+
+/**
+ * The answers every route may give besides its own: documented once, attached to each route. 401, 403 and
+ * 429 come from the auth and rate-limit hooks, which run before any route.
+ */
+export const commonErrors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  429: ErrorBody,
+  500: ErrorBody,
+} as const;
 
 export type PageQueryT = Static<typeof PageQuery>;

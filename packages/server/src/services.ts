@@ -44,9 +44,17 @@ export class Services {
     await store?.close();
   }
 
-  /** A Registry per request: cheap (it holds references only) and it carries the request's actor. */
+  /**
+   * A Registry per request: cheap (it holds references only) and it carries the request's actor and role, so
+   * core checks every use case (a protected alias, say) against the role of the token that asked.
+   */
   registry(request: FastifyRequest): Registry {
-    return new Registry({ meta: this.store.meta, content: this.store.content, actor: request.actor });
+    return new Registry({
+      meta: this.store.meta,
+      content: this.store.content,
+      actor: request.actor,
+      role: request.role,
+    });
   }
 
   chunkIndex(): ChunkIndex {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FileEntry, Registry } from "@cairn/core";
-import { buildApp, type CairnApp } from "@cairn/server";
+import { type BuildAppOptions, buildApp, type CairnApp } from "@cairn/server";
 import { type EmbeddedStore, openEmbeddedStore } from "@cairn/storage";
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
@@ -58,7 +58,7 @@ export interface Fixture {
  * iris (dataset) 1.0.0; classifier 0.1.0 → 0.2.0 → 1.0.0-rc.1, with params, metrics (NaN and ±Infinity
  * included), lineage, tags and notes; production moved 0.1.0 → 0.2.0, staging on 0.2.0.
  */
-export async function buildFixture(options: { actor?: string } = {}): Promise<Fixture> {
+export async function buildFixture(options: { app?: Omit<BuildAppOptions, "store"> } = {}): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), "cairn-server-"));
   const home = join(dir, ".cairn");
   const store = await openEmbeddedStore(home);
@@ -108,7 +108,7 @@ export async function buildFixture(options: { actor?: string } = {}): Promise<Fi
   await publish("classifier", "1.0.0-rc.1", { "model.bin": weights2 }, { metrics: { accuracy: 0.95 } });
   await registry.setAlias("classifier", "production", "0.2.0", "passed eval");
 
-  const app = buildApp({ store, ...(options.actor ? { actor: options.actor } : {}) });
+  const app = buildApp({ store, ...options.app });
   await app.ready();
   return {
     dir,

@@ -95,12 +95,12 @@ describe("the error shape", () => {
         done();
       },
     });
-    const meta = {
-      ...fx.store.meta,
+    // The real store (its prototype keeps the methods the auth gate uses) with one method failing.
+    const meta: MetadataStore = Object.assign(Object.create(fx.store.meta) as MetadataStore, {
       listArtifacts: async () => {
         throw new Error("disk I/O error in /srv/secret/cairn.db");
       },
-    } as unknown as MetadataStore;
+    });
     const app = buildApp({
       store: { meta, content: fx.store.content, close: async () => {} },
       logger: { level: "error", stream },

@@ -43,8 +43,21 @@ const ROUTES = [
   `post ${API}/artifacts/{name}/aliases/{alias}/rollback`,
   `patch ${API}/artifacts/{name}/versions/{version}/tags`,
   `put ${API}/artifacts/{name}/versions/{version}/notes`,
+  `put ${API}/artifacts/{name}/aliases/{alias}/protection`,
   `get ${API}/audit`,
   `get ${API}/stats`,
+  `get ${API}/tokens`,
+  `post ${API}/tokens`,
+  `delete ${API}/tokens/{name}`,
+  `post ${API}/uploads`,
+  `post ${API}/uploads/{id}/heartbeat`,
+  `delete ${API}/uploads/{id}`,
+  `post ${API}/uploads/{id}/chunks/missing`,
+  `put ${API}/uploads/{id}/packs/{n}`,
+  `post ${API}/uploads/{id}/contents`,
+  `post ${API}/artifacts/{name}/versions`,
+  `get ${API}/contents/{sha256}/chunks`,
+  `post ${API}/chunks/fetch`,
 ];
 
 const operations = (): Array<[string, Operation]> =>

@@ -268,24 +268,3 @@ describe("stats", () => {
     expectError(await call("GET", "/stats?artifact=ghost"), 404, "NOT_FOUND");
   });
 });
-
-describe("the actor seam", () => {
-  it("records the actor the app resolves for the request", async () => {
-    const { buildApp } = await import("@cairn/server");
-    const app = buildApp({
-      store: fx.store,
-      resolveActor: (request) => String(request.headers["x-test-user"]),
-    });
-    try {
-      const res = await app.inject({
-        method: "PUT",
-        url: `${API}/artifacts/classifier/aliases/canary`,
-        headers: { "x-test-user": "grace" },
-        payload: { version: "0.1.0" },
-      });
-      expect(res.json().actor).toBe("grace");
-    } finally {
-      await app.close();
-    }
-  });
-});

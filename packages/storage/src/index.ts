@@ -2,6 +2,8 @@
  * @module @cairn/storage — the drivers behind core's store interfaces, and the embedded store that wires them.
  */
 
+// API token secrets: minted here, stored only hashed.
+export { hashToken, mintToken } from "./auth/index.js";
 // Content-defined chunking (the Xet spec's), for clients that chunk before uploading.
 export {
   type Chunk,
@@ -26,9 +28,12 @@ export {
   type DamagedFile,
   type GcOptions,
   type GcReport,
+  PACK_PREFIX,
+  type PendingChunk,
   packKey,
   readPackTable,
   rebuildChunkIndex,
+  type SessionChunksReport,
   sessionOfPack,
   type VerifyReport,
   verifyStore,

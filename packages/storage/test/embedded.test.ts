@@ -31,6 +31,8 @@ describe("embedded store", () => {
     let store = await openEmbeddedStore(home);
     const registry = new Registry({ meta: store.meta, content: store.content, actor: "ada" });
     const stored = await store.content.write(pieces(weights));
+    // Durable (and visible to the version's check) only once flushed: a push flushes once, then commits.
+    await store.content.flush();
     await registry.publishVersion({
       name: "tiny",
       files: [{ path: "model.bin", mode: 0o644, ...stored }],

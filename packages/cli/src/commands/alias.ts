@@ -1,5 +1,6 @@
 /**
- * @module `cairn alias` and `cairn rollback`: move named pointers such as production, with a full history.
+ * @module `cairn alias` and `cairn rollback`: move named pointers such as production, with a full history, and
+ * protect the ones that matter (on a server, moving a protected alias needs an admin token).
  */
 import type { AliasEvent } from "@cairn/core";
 import type { Command } from "commander";
@@ -18,7 +19,8 @@ export function registerAlias(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n  $ cairn alias set classifier production 1.2.0 --reason 'passed eval'\n" +
-        "  $ cairn alias history classifier production\n  $ cairn alias rm classifier staging\n",
+        "  $ cairn alias history classifier production\n  $ cairn alias rm classifier staging\n" +
+        "  $ cairn alias protect classifier production\n",
     );
 
   defineCommand(alias, {
@@ -55,6 +57,31 @@ export function registerAlias(program: Command): void {
         ctx.out.result(event, () => describeMove(event));
       }),
     );
+
+  for (const [command, isProtected] of [
+    ["protect", true],
+    ["unprotect", false],
+  ] as const) {
+    defineCommand(alias, {
+      name: command,
+      description: isProtected
+        ? "protect ALIAS of NAME: on a server, moving it (set, rm, rollback) then needs an admin token"
+        : "unprotect ALIAS of NAME: writers may move it again",
+      examples: [`cairn alias ${command} classifier production`],
+    })
+      .argument("<name>", "artifact")
+      .argument("<alias>", "alias name")
+      .action(
+        withContext(async (ctx, name: string, aliasName: string) => {
+          const result = await ctx.withRegistry((r) => r.setAliasProtection(name, aliasName, isProtected));
+          ctx.out.result(result, () =>
+            isProtected
+              ? `protected ${name}@${aliasName}: moving it needs an admin token`
+              : `unprotected ${name}@${aliasName}`,
+          );
+        }),
+      );
+  }
 
   defineCommand(alias, {
     name: "history",

@@ -61,19 +61,25 @@ export function registerVerify(program: Command): void {
             missingPacks: [],
           };
         });
-        ctx.out.result(result, () =>
-          result.ok
-            ? `ok: ${result.scope === "store" ? "the store" : result.scope} verified (${formatBytes(result.checked.bytes)} checked)`
-            : [
-                `DAMAGED: ${result.damaged.length} file(s)`,
-                ...result.damaged.map((d) => `  ${d.ref}: ${d.path}`),
-              ],
-        );
-        if (!result.ok) {
-          throw new CairnError("INTEGRITY", `${result.damaged.length} damaged file(s) found`, {
-            hint: "pull those versions from a backup copy, or push the files again",
-          });
+        if (result.ok) {
+          ctx.out.result(
+            result,
+            () =>
+              `ok: ${result.scope === "store" ? "the store" : result.scope} verified (${formatBytes(result.checked.bytes)} checked)`,
+          );
+          return;
         }
+        const names = result.damaged.map((d) => `${d.ref}: ${d.path}`);
+        // With --json the error below is the one document printed; it names the files itself.
+        ctx.out.line(`DAMAGED: ${names.length} file(s)`);
+        for (const name of names) ctx.out.line(`  ${name}`);
+        throw new CairnError(
+          "INTEGRITY",
+          names.length > 0
+            ? `${names.length} damaged file(s): ${names.join("; ")}`
+            : `the store has damaged data (${result.missingPacks.length} missing pack(s)) that no version uses`,
+          { hint: "pull those versions from a backup copy, or push the files again" },
+        );
       }),
     );
 }
@@ -170,23 +176,34 @@ export function registerFsck(program: Command): void {
             incompleteFiles: report.incompleteFiles,
           };
         });
-        ctx.out.result(result, () => [
-          ...(result.rebuilt
-            ? [
-                `rebuilt the chunk index: ${result.rebuilt.packs} packs, ${result.rebuilt.chunks} chunks` +
-                  (result.rebuilt.skipped.length
-                    ? ` (${result.rebuilt.skipped.length} unreadable packs skipped)`
-                    : ""),
-              ]
-            : []),
-          result.ok
-            ? `ok: ${result.packs} packs, ${result.chunks} chunks checked`
-            : `problems: ${result.damagedFiles.length} damaged and ${result.incompleteFiles.length} incomplete files`,
-          ...[...result.damagedFiles, ...result.incompleteFiles].map(
-            (f) => `  ${f.artifact}@${f.version}: ${f.path}`,
-          ),
-        ]);
-        if (!result.ok) throw new CairnError("INTEGRITY", "the store has damaged or incomplete files");
+        const rebuilt = result.rebuilt
+          ? [
+              `rebuilt the chunk index: ${result.rebuilt.packs} packs, ${result.rebuilt.chunks} chunks` +
+                (result.rebuilt.skipped.length
+                  ? ` (${result.rebuilt.skipped.length} unreadable packs skipped)`
+                  : ""),
+            ]
+          : [];
+        if (result.ok) {
+          ctx.out.result(result, () => [
+            ...rebuilt,
+            `ok: ${result.packs} packs, ${result.chunks} chunks checked`,
+          ]);
+          return;
+        }
+        const names = [...result.damagedFiles, ...result.incompleteFiles].map(
+          (f) => `${exactRef(f.artifact, f.version)}: ${f.path}`,
+        );
+        // With --json the error below is the one document printed; it names the files itself.
+        for (const line of rebuilt) ctx.out.line(line);
+        ctx.out.line(
+          `problems: ${result.damagedFiles.length} damaged and ${result.incompleteFiles.length} incomplete files`,
+        );
+        for (const name of names) ctx.out.line(`  ${name}`);
+        throw new CairnError(
+          "INTEGRITY",
+          `the store has damaged or incomplete files${names.length > 0 ? `: ${names.join("; ")}` : ""}`,
+        );
       }),
     );
 }

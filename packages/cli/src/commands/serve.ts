@@ -1,6 +1,8 @@
 /**
  * @module `cairn serve`: the REST API over the embedded store, with JSON logs on stderr, until SIGTERM or
- * SIGINT; then it stops accepting, lets requests in flight finish, closes the store and exits 0.
+ * SIGINT; then it stops accepting, lets requests in flight finish, closes the store and exits 0. While the
+ * store has no tokens the API is open, so it listens on loopback only; any other address needs tokens, and
+ * then always enforces them.
  */
 import { isIP } from "node:net";
 import { CairnError } from "@cairn/core";
@@ -17,7 +19,7 @@ function parsePort(text: string): number {
   return port;
 }
 
-// Until tokens exist every request may write, so the API is reachable from this machine only.
+// Without tokens every request may write, so such an API is reachable from this machine only.
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }
@@ -31,31 +33,56 @@ export function registerServe(program: Command): void {
     description:
       "serve the registry over HTTP: REST /api/v1 (OpenAPI at /api/v1/openapi.json) and /healthz; " +
       "JSON logs on stderr; SIGTERM or Ctrl-C stops it after the requests in flight",
-    examples: ["cairn serve", "cairn serve --port 8080", "cairn serve --port 0 --json   # any free port"],
+    examples: [
+      "cairn serve",
+      "cairn serve --port 8080",
+      "cairn serve --port 0 --json   # any free port",
+      "cairn token create --role admin --name ops && cairn serve --host 0.0.0.0",
+    ],
   })
-    .option("--host <host>", "address to listen on (loopback only, until auth arrives)", "127.0.0.1")
+    .option(
+      "--host <host>",
+      "address to listen on; other than loopback only once the store has tokens (`cairn token create`)",
+      "127.0.0.1",
+    )
     .option("--port <port>", "port to listen on; 0 picks a free one", "7700")
     .option("--log-level <level>", `log level: ${LOG_LEVELS.join(", ")}`, "info")
+    .option(
+      "--rate-limit <rate>",
+      "requests per token (or per address, without one): N/s, N/min or off",
+      "2000/s",
+    )
     .action(
-      withContext(async (ctx, opts: { host: string; port: string; logLevel: string }) => {
+      withContext(async (ctx, opts: { host: string; port: string; logLevel: string; rateLimit: string }) => {
         const port = parsePort(opts.port);
         if (!LOG_LEVELS.includes(opts.logLevel)) {
           throw new CairnError("USAGE", `--log-level takes ${LOG_LEVELS.join(", ")}, not ${opts.logLevel}`);
         }
-        if (!isLoopback(opts.host)) {
-          throw new CairnError(
-            "USAGE",
-            `refusing to listen on ${opts.host}: the API has no authentication yet`,
-            {
-              hint: "listen on 127.0.0.1 (the default) and reach it through an SSH tunnel or a proxy that authenticates",
-            },
-          );
-        }
         // Loaded here, so that other commands never load the HTTP stack.
-        const { buildApp } = await import("@cairn/server");
+        const { buildApp, parseRateLimit } = await import("@cairn/server");
+        const rateLimit = parseRateLimit(opts.rateLimit);
+        const loopback = isLoopback(opts.host);
         await ctx.withStore(async (store) => {
+          const hasTokens = await store.meta.hasTokens();
+          if (!loopback && !hasTokens) {
+            throw new CairnError(
+              "INVALID",
+              `refusing to listen on ${opts.host}: the store has no tokens, so anyone who can reach it could write`,
+              {
+                hint:
+                  "create one first (`cairn token create --role admin --name ops`) and serve again, " +
+                  "or listen on 127.0.0.1 (the default)",
+              },
+            );
+          }
           // The app gets the open store and leaves closing it to withStore, after the app has closed.
-          const app = buildApp({ store, logger: { level: opts.logLevel, stream: process.stderr } });
+          // Reachable from other machines, auth stays required even if every token is later revoked.
+          const app = buildApp({
+            store,
+            logger: { level: opts.logLevel, stream: process.stderr },
+            auth: loopback ? "auto" : "required",
+            rateLimit,
+          });
           try {
             await app.listen({ host: opts.host, port });
           } catch (error) {
@@ -65,6 +92,14 @@ export function registerServe(program: Command): void {
           const address = app.server.address();
           const actualPort = typeof address === "object" && address ? address.port : port;
           const url = urlOf(opts.host, actualPort);
+          if (!hasTokens) {
+            // On stderr with the other logs; stdout stays the one "listening on" line scripts read.
+            app.log.warn(
+              { auth: "open" },
+              "no tokens in the store: the API is open to anyone on this machine (acting as anonymous), so it " +
+                "listens on loopback only; `cairn token create` turns auth on",
+            );
+          }
           ctx.out.result({ url, host: opts.host, port: actualPort }, () => `listening on ${url}`);
           await untilSignal(async (signal) => {
             app.log.info({ signal }, "shutting down: no new connections; finishing requests in flight");

@@ -87,11 +87,13 @@ export interface ChunkIndex {
   packChunks(key: string): Promise<ChunkLocation[]>;
 
   /**
-   * Garbage collection, in one transaction: deletes content records that no version refers to and that no live
-   * session claims, then chunk rows that no remaining content refers to and no live session claims. Returns
-   * the usage of every pack afterwards, so the caller can delete empty packs and rewrite sparse ones.
+   * Garbage collection, in one transaction: deletes content records that no version refers to and that no
+   * session claims, then chunk rows that no remaining content refers to and no session claims — ignoring (and
+   * ending) only the sessions in `deadSessionIds`. Naming the dead rather than the living keeps the claims of a
+   * push that started after the caller listed the sessions. Returns the usage of every pack afterwards, so the
+   * caller can delete empty packs and rewrite sparse ones.
    */
-  sweep(options: { liveSessionIds: string[]; dryRun: boolean }): Promise<{
+  sweep(options: { deadSessionIds: string[]; dryRun: boolean }): Promise<{
     contentsRemoved: number;
     chunksRemoved: number;
     bytesRemoved: number;

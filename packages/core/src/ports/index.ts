@@ -16,4 +16,11 @@ export type {
   ContentWriteOptions,
   StoredContent,
 } from "./content.js";
-export type { AliasMove, AuditQuery, MetadataStore, NewVersion, VersionChange } from "./metadata.js";
+export type {
+  AliasMove,
+  AuditQuery,
+  MetadataStore,
+  NewToken,
+  NewVersion,
+  VersionChange,
+} from "./metadata.js";

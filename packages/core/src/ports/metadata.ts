@@ -7,6 +7,7 @@ import type {
   Alias,
   AliasAction,
   AliasEvent,
+  ApiToken,
   Artifact,
   ArtifactSummary,
   ArtifactType,
@@ -48,6 +49,11 @@ export interface AuditQuery {
   limit?: number;
   /** Only events with a smaller id (for paging newest-first). */
   beforeId?: number;
+}
+
+/** A token as the driver stores it: its secret only as the hex sha256 of the token, never the token. */
+export interface NewToken extends ApiToken {
+  secretHash: string;
 }
 
 export interface MetadataStore {
@@ -96,6 +102,20 @@ export interface MetadataStore {
 
   /** Audit events, newest first. */
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  /** Records a token and its audit event in one transaction; a name (or secret) already in use is CONFLICT. */
+  createToken(token: NewToken, audit: NewAuditEvent): Promise<ApiToken>;
+  /** The token whose secret hashes to `secretHash`, or null. */
+  findTokenByHash(secretHash: string): Promise<ApiToken | null>;
+  /** Every token, by name. */
+  listTokens(): Promise<ApiToken[]>;
+  /** Whether any token exists: while none does, a server on loopback runs open. */
+  hasTokens(): Promise<boolean>;
+  /**
+   * Deletes the token named `name` (its secret stops working at once) and records the audit event built
+   * from it, in one transaction; an unknown name is NOT_FOUND.
+   */
+  revokeToken(name: string, audit: (token: ApiToken) => NewAuditEvent): Promise<ApiToken>;
 
   /** sha256 of every file and patch referenced by any version: the roots of garbage collection. */
   listLiveContent(): Promise<Set<string>>;

@@ -1,6 +1,7 @@
 /**
- * @module Aliases: list, move (set), remove, roll back, and their history. Every move goes through core's
- * Registry, which records it as a compare-and-set with its history and audit events.
+ * @module Aliases: list, move (set), remove, roll back, protect, and their history. Every move goes through
+ * core's Registry, which records it as a compare-and-set with its history and audit events, and which refuses
+ * a move of a protected alias unless the request's role is admin.
  */
 import { pageAfter } from "../pagination.js";
 import {
@@ -9,10 +10,12 @@ import {
   AliasHistoryQuery,
   AliasPage,
   AliasParams,
+  Alias as AliasSchema,
   ArtifactParams,
   commonErrors,
   DEFAULT_PAGE,
   ErrorBody,
+  ProtectionBody,
   ReasonQuery,
   RollbackBody,
   SetAliasBody,
@@ -67,6 +70,7 @@ export const aliasRoutes: RoutePlugin = async (app, { services }) => {
         body: SetAliasBody,
         response: { 200: AliasEvent, ...moveErrors },
       },
+      config: { access: "alias.move" },
     },
     async (request) => {
       const { name, alias } = request.params;
@@ -85,6 +89,7 @@ export const aliasRoutes: RoutePlugin = async (app, { services }) => {
         querystring: ReasonQuery,
         response: { 200: AliasEvent, ...moveErrors },
       },
+      config: { access: "alias.move" },
     },
     async (request) => {
       const { name, alias } = request.params;
@@ -102,6 +107,7 @@ export const aliasRoutes: RoutePlugin = async (app, { services }) => {
         body: RollbackBody,
         response: { 200: AliasEvent, ...moveErrors },
       },
+      config: { access: "alias.move" },
       // The body is optional: a bare POST rolls back one step.
       preValidation: async (request) => {
         request.body ??= {};
@@ -114,6 +120,24 @@ export const aliasRoutes: RoutePlugin = async (app, { services }) => {
         ...(to !== undefined ? { to } : {}),
         reason: reason ?? null,
       });
+    },
+  );
+
+  app.put(
+    "/artifacts/:name/aliases/:alias/protection",
+    {
+      schema: {
+        summary: "Protect an alias (moving it then needs an admin token) or unprotect it",
+        tags: ["aliases"],
+        params: AliasParams,
+        body: ProtectionBody,
+        response: { 200: AliasSchema, ...commonErrors },
+      },
+      config: { access: "alias.protect" },
+    },
+    async (request) => {
+      const { name, alias } = request.params;
+      return services.registry(request).setAliasProtection(name, alias, request.body.protected);
     },
   );
 };

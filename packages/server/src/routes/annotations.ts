@@ -17,6 +17,7 @@ export const annotationRoutes: RoutePlugin = async (app, { services }) => {
         body: TagsBody,
         response: { 200: VersionView, ...commonErrors },
       },
+      config: { access: "version.tag" },
     },
     async (request) => {
       const ref = versionRef(request.params.name, request.params.version);
@@ -38,6 +39,7 @@ export const annotationRoutes: RoutePlugin = async (app, { services }) => {
         body: NotesBody,
         response: { 200: VersionView, ...commonErrors },
       },
+      config: { access: "version.notes" },
     },
     async (request) => {
       const ref = versionRef(request.params.name, request.params.version);

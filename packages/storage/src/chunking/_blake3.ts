@@ -5,16 +5,10 @@
  */
 
 import { createRequire } from "node:module";
+import { CHUNK_KEY, type ChunkHasher, createPortableChunkHasher } from "@cairn/core";
 import type { Blake3Hasher } from "@napi-rs/blake-hash";
-import { PortableBlake3 } from "./_blake3-js.js";
-import { CHUNK_KEY } from "./_params.js";
 
-/** An incremental chunk hasher: feed a chunk's bytes in any pieces, then take its name. */
-export interface ChunkHasher {
-  update(data: Uint8Array): void;
-  /** The hex name of the bytes fed since the last digest; the hasher is then ready for the next chunk. */
-  digest(): string;
-}
+export type { ChunkHasher } from "@cairn/core";
 
 type NativeModule = { Blake3Hasher: typeof Blake3Hasher };
 
@@ -47,15 +41,7 @@ export function createChunkHasher(options: { portable?: boolean } = {}): ChunkHa
       },
     };
   }
-  const hasher = new PortableBlake3(CHUNK_KEY);
-  return {
-    update: (data) => void hasher.update(data),
-    digest: () => {
-      const hex = Buffer.from(hasher.digest()).toString("hex");
-      hasher.reset();
-      return hex;
-    },
-  };
+  return createPortableChunkHasher();
 }
 
 /** True when chunk names come from the native binding (for diagnostics and benchmarks). */

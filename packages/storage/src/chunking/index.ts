@@ -3,8 +3,8 @@
  * 64 KiB on average, each named by BLAKE3 keyed with Xet's data key): the chunk store's view of a file.
  */
 
+export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "@cairn/core";
 export { chunkHash, usesNativeBlake3 } from "./_blake3.js";
-export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "./_params.js";
 export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
 export type { ChunkedFile, ChunkStreamOptions, ChunkStreamSource } from "./stream.js";

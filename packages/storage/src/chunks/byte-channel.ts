@@ -42,8 +42,10 @@ export class ByteChannel implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Yields what is queued, small pieces joined into writes of up to MERGE_BYTES (one 64 KiB write per chunk
-   * would cost a system call each). A failed channel throws, so the consumer never completes a partial object.
+   * Yields what is queued in writes of up to MERGE_BYTES (one 64 KiB write per chunk would cost a system call
+   * each). Pieces that lie back to back in one buffer (the chunks of one block of the file, as the chunker hands
+   * them out) are joined into one view of it, without a copy; only small leftovers are copied together. A failed
+   * channel throws, so the consumer never completes a partial object.
    */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (;;) {
@@ -61,7 +63,7 @@ export class ByteChannel implements AsyncIterable<Uint8Array> {
         }
         this.queued -= bytes;
         if (this.queued <= this.highWaterBytes) for (const wake of this.wakeWriters.splice(0)) wake();
-        yield take.length === 1 ? take[0]! : Buffer.concat(take, bytes);
+        yield* coalesce(take);
         continue;
       }
       if (this.closed) return;
@@ -71,4 +73,42 @@ export class ByteChannel implements AsyncIterable<Uint8Array> {
       this.wakeReader = undefined;
     }
   }
+}
+
+// A run of adjacent pieces at least this long is written as it is; shorter runs are copied together.
+const DIRECT_BYTES = 512 * 1024;
+
+/** The same bytes in the same order, as few pieces as possible, copying only runs shorter than DIRECT_BYTES. */
+export function* coalesce(pieces: Uint8Array[]): Generator<Uint8Array> {
+  const runs: Uint8Array[] = [];
+  for (const piece of pieces) {
+    const last = runs[runs.length - 1];
+    if (last && last.buffer === piece.buffer && last.byteOffset + last.byteLength === piece.byteOffset) {
+      runs[runs.length - 1] = new Uint8Array(
+        last.buffer,
+        last.byteOffset,
+        last.byteLength + piece.byteLength,
+      );
+    } else {
+      runs.push(piece);
+    }
+  }
+  let small: Uint8Array[] = [];
+  let smallBytes = 0;
+  const flush = (): Uint8Array => {
+    const joined = small.length === 1 ? small[0]! : Buffer.concat(small, smallBytes);
+    small = [];
+    smallBytes = 0;
+    return joined;
+  };
+  for (const run of runs) {
+    if (run.byteLength >= DIRECT_BYTES) {
+      if (small.length > 0) yield flush();
+      yield run;
+    } else {
+      small.push(run);
+      smallBytes += run.byteLength;
+    }
+  }
+  if (small.length > 0) yield flush();
 }

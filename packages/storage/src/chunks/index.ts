@@ -1,7 +1,15 @@
 /**
  * @module The chunk store: content-defined chunks in packs, with its index in the metadata database.
  */
-export { ChunkStore, type ChunkStoreOptions, PACK_PREFIX, packKey, sessionOfPack } from "./chunk-store.js";
+export {
+  ChunkStore,
+  type ChunkStoreOptions,
+  PACK_PREFIX,
+  type PendingChunk,
+  packKey,
+  type SessionChunksReport,
+  sessionOfPack,
+} from "./chunk-store.js";
 export {
   collectGarbage,
   type DamagedFile,

@@ -50,21 +50,22 @@ export async function collectGarbage(store: ChunkStore, options: GcOptions = {})
   const dryRun = options.dryRun ?? false;
   const { index, blobs } = store;
   const own = await store.sessionId();
-  const sessions = liveSessions(await index.listSessions(), new Date(), { host: hostname(), isProcessAlive });
-  const liveIds = new Set([own, ...sessions.map((s) => s.id)]);
-  const packBytesBefore = await index.packBytes();
-  const swept = await index.sweep({ liveSessionIds: [...liveIds], dryRun });
+  // Only sessions seen and judged dead lose their claims: a push that starts after this look keeps its own.
+  const lookedAt = Date.now();
+  const sessions = await index.listSessions();
+  const alive = new Set(
+    liveSessions(sessions, new Date(lookedAt), { host: hostname(), isProcessAlive }).map((s) => s.id),
+  );
+  alive.add(own);
+  const dead = new Set(sessions.filter((s) => !alive.has(s.id)).map((s) => s.id));
+  const indexedBytes = await index.packBytes();
+  const swept = await index.sweep({ deadSessionIds: [...dead], dryRun });
   const plan = planPacks(swept.packs, options.rewriteBelow);
-
-  const indexed = new Set((await index.listPacks()).map((p) => p.key));
-  const orphans: Array<{ key: string; size: number }> = [];
-  for await (const blob of blobs.list(PACK_PREFIX)) {
-    if (indexed.has(blob.key)) continue;
-    const session = sessionOfPack(blob.key);
-    if (session !== null && liveIds.has(session)) continue; // being written right now
-    orphans.push(blob);
-  }
-  let bytesReclaimed = plan.reclaimBytes + orphans.reduce((n, o) => n + o.size, 0);
+  const orphans = await findOrphanPacks(store, dead);
+  const orphanBytes = orphans.reduce((n, o) => n + o.size, 0);
+  // Orphans are on disk too: counting them keeps before − reclaimed = after.
+  const packBytesBefore = indexedBytes + orphanBytes;
+  let bytesReclaimed = plan.reclaimBytes + orphanBytes;
 
   if (!dryRun) {
     for (const pack of plan.remove) {
@@ -78,12 +79,14 @@ export async function collectGarbage(store: ChunkStore, options: GcOptions = {})
     }
     for (const orphan of orphans) await deleteQuietly(store, orphan.key);
     const sweepTemp = (blobs as { sweepTemp?: (olderThanMs: number) => Promise<number> }).sweepTemp;
-    // With no other push alive, any half-written temporary object is an orphan of a crash.
-    if (sweepTemp) await sweepTemp.call(blobs, liveIds.size === 1 ? 0 : TEMP_GRACE_MS);
+    // With no other push alive when we looked, a temporary object last written before then is an orphan of a
+    // crash (a push starting later writes later); the second of slack covers coarse file-system clocks.
+    const grace = alive.size === 1 ? Date.now() - lookedAt + 1000 : TEMP_GRACE_MS;
+    if (sweepTemp) await sweepTemp.call(blobs, grace);
   }
   return {
     dryRun,
-    liveSessions: liveIds.size - 1,
+    liveSessions: alive.size - 1,
     contentsRemoved: swept.contentsRemoved,
     chunksRemoved: swept.chunksRemoved,
     packsRemoved: plan.remove.length,
@@ -93,6 +96,26 @@ export async function collectGarbage(store: ChunkStore, options: GcOptions = {})
     packBytesBefore,
     packBytesAfter: dryRun ? packBytesBefore - bytesReclaimed : await index.packBytes(),
   };
+}
+
+/**
+ * Pack objects the index does not know and no running push is writing. The objects are listed first, the
+ * sessions and the index read after: a push renames its pack into place before indexing it, and its session
+ * exists before its first pack, so a pack that is listed but not yet indexed always shows its session here.
+ */
+async function findOrphanPacks(
+  store: ChunkStore,
+  dead: ReadonlySet<string>,
+): Promise<Array<{ key: string; size: number }>> {
+  const listed: Array<{ key: string; size: number }> = [];
+  for await (const blob of store.blobs.list(PACK_PREFIX)) listed.push(blob);
+  const running = new Set((await store.index.listSessions()).map((s) => s.id).filter((id) => !dead.has(id)));
+  const indexed = new Set((await store.index.listPacks()).map((p) => p.key));
+  return listed.filter((blob) => {
+    if (indexed.has(blob.key)) return false;
+    const session = sessionOfPack(blob.key);
+    return session === null || !running.has(session);
+  });
 }
 
 async function deleteQuietly(store: ChunkStore, key: string): Promise<void> {

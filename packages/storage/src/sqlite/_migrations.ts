@@ -179,4 +179,17 @@ export const MIGRATIONS: readonly string[] = [
     SELECT json_extract(code, '$.patch') FROM versions
     WHERE code IS NOT NULL AND json_extract(code, '$.patch') IS NOT NULL;
   `,
+  // 3: API tokens. Only the hex sha256 of a token is kept: a copy of the database grants nothing. Tokens are
+  // high-entropy random strings, so a fast unsalted hash is enough (nothing to brute-force) and lets a
+  // request's token be found through the unique index in one lookup.
+  `
+  CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+    secret_sha256 TEXT NOT NULL UNIQUE CHECK (length(secret_sha256) = 64),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -5,12 +5,14 @@ import type {
   Alias,
   AliasAction,
   AliasEvent,
+  ApiToken,
   Artifact,
   ArtifactType,
   AuditEvent,
   CodeInfo,
   Json,
   JsonObject,
+  Role,
 } from "@cairn/core";
 
 export interface ArtifactRow {
@@ -132,3 +134,19 @@ export const toAuditEvent = (row: AuditRow): AuditEvent => ({
 
 /** JSON text for a Json value; `undefined` (an absent before/after) is stored as null. */
 export const jsonText = (value: Json | undefined): string => JSON.stringify(value ?? null);
+
+export interface TokenRow {
+  name: string;
+  role: Role;
+  created_at: string;
+  created_by: string;
+}
+
+export const TOKEN_COLUMNS = "name, role, created_at, created_by";
+
+export const toToken = (row: TokenRow): ApiToken => ({
+  name: row.name,
+  role: row.role,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+});

@@ -208,18 +208,19 @@ export class SqliteChunkIndex implements ChunkIndex {
     );
   }
 
-  sweep(options: { liveSessionIds: string[]; dryRun: boolean }): ReturnType<ChunkIndex["sweep"]> {
+  sweep(options: { deadSessionIds: string[]; dryRun: boolean }): ReturnType<ChunkIndex["sweep"]> {
     return this.c.write("cannot collect garbage", () => {
       const { db } = this.c;
       db.exec(`
-        CREATE TEMP TABLE IF NOT EXISTS gc_live_sessions (id TEXT PRIMARY KEY);
+        CREATE TEMP TABLE IF NOT EXISTS gc_dead_sessions (id TEXT PRIMARY KEY);
         CREATE TEMP TABLE IF NOT EXISTS gc_dead_contents (id INTEGER PRIMARY KEY);
         CREATE TEMP TABLE IF NOT EXISTS gc_dead_chunks (hash BLOB PRIMARY KEY, length INTEGER);
-        DELETE FROM gc_live_sessions; DELETE FROM gc_dead_contents; DELETE FROM gc_dead_chunks;
+        DELETE FROM gc_dead_sessions; DELETE FROM gc_dead_contents; DELETE FROM gc_dead_chunks;
       `);
-      const live = db.prepare("INSERT OR IGNORE INTO gc_live_sessions (id) VALUES (?)");
-      for (const id of options.liveSessionIds) live.run(id);
-      const claimed = `EXISTS (SELECT 1 FROM claims cl JOIN gc_live_sessions s ON s.id = cl.session_id WHERE cl.hash = %)`;
+      const dead = db.prepare("INSERT OR IGNORE INTO gc_dead_sessions (id) VALUES (?)");
+      for (const id of options.deadSessionIds) dead.run(id);
+      // Every session not known to be dead counts, also one that began after the caller listed the sessions.
+      const claimed = `EXISTS (SELECT 1 FROM claims cl WHERE cl.hash = % AND cl.session_id NOT IN (SELECT id FROM gc_dead_sessions))`;
       db.prepare(
         `INSERT INTO gc_dead_contents (id) SELECT c.id FROM contents c
          WHERE c.sha256 NOT IN (SELECT sha256 FROM live_content) AND NOT ${claimed.replace("%", "unhex(c.sha256)")}`,
@@ -233,12 +234,9 @@ export class SqliteChunkIndex implements ChunkIndex {
       const contentsRemoved = (
         db.prepare("SELECT count(*) AS n FROM gc_dead_contents").get() as { n: number }
       ).n;
-      const dead = db
+      const removed = db
         .prepare("SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM gc_dead_chunks")
-        .get() as {
-        n: number;
-        bytes: number;
-      };
+        .get() as { n: number; bytes: number };
       const packs = db
         .prepare(
           `SELECT p.key, p.size, p.chunk_count AS chunkCount,
@@ -249,12 +247,12 @@ export class SqliteChunkIndex implements ChunkIndex {
         .all() as PackUsage[];
       if (!options.dryRun) {
         db.exec(`
-          DELETE FROM upload_sessions WHERE id NOT IN (SELECT id FROM gc_live_sessions);
+          DELETE FROM upload_sessions WHERE id IN (SELECT id FROM gc_dead_sessions);
           DELETE FROM contents WHERE id IN (SELECT id FROM gc_dead_contents);
           DELETE FROM chunks WHERE hash IN (SELECT hash FROM gc_dead_chunks);
         `);
       }
-      return { contentsRemoved, chunksRemoved: dead.n, bytesRemoved: dead.bytes, packs };
+      return { contentsRemoved, chunksRemoved: removed.n, bytesRemoved: removed.bytes, packs };
     });
   }
 

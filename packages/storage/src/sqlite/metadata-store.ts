@@ -7,6 +7,7 @@ import {
   type Alias,
   type AliasEvent,
   type AliasMove,
+  type ApiToken,
   type Artifact,
   type ArtifactSummary,
   type AuditEvent,
@@ -17,6 +18,7 @@ import {
   invalid,
   type MetadataStore,
   type NewAuditEvent,
+  type NewToken,
   type NewVersion,
   notFound,
   type Version,
@@ -49,10 +51,13 @@ import {
   type AuditRow,
   decodeMetric,
   type MetricRow,
+  TOKEN_COLUMNS,
+  type TokenRow,
   toAlias,
   toAliasEvent,
   toArtifact,
   toAuditEvent,
+  toToken,
   type VersionRow,
 } from "./_rows.js";
 import { SqliteChunkIndex } from "./chunk-index.js";
@@ -393,6 +398,59 @@ export class SqliteMetadataStore implements MetadataStore {
               .sql<AliasEventRow>(`${ALIAS_EVENT_SELECT} WHERE a.name = ? AND e.alias = ? ORDER BY e.id`)
               .all(artifact, alias);
       return rows.map(toAliasEvent);
+    });
+  }
+
+  // ── tokens ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  createToken(token: NewToken, audit: NewAuditEvent): Promise<ApiToken> {
+    return this.c.write(`cannot create token ${token.name}`, () => {
+      try {
+        this.c
+          .sql(
+            "INSERT INTO api_tokens (name, role, secret_sha256, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+          )
+          .run(token.name, token.role, token.secretHash, token.createdAt, token.createdBy);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`a token named ${token.name} already exists`);
+        throw error;
+      }
+      insertAudit(this.c, audit);
+      return { name: token.name, role: token.role, createdAt: token.createdAt, createdBy: token.createdBy };
+    });
+  }
+
+  findTokenByHash(secretHash: string): Promise<ApiToken | null> {
+    return this.c.readOne("cannot look up a token", () => {
+      const row = this.c
+        .sql<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE secret_sha256 = ?`)
+        .get(secretHash);
+      return row === undefined ? null : toToken(row);
+    });
+  }
+
+  listTokens(): Promise<ApiToken[]> {
+    return this.c.read("cannot list tokens", () =>
+      this.c.sql<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY name`).all().map(toToken),
+    );
+  }
+
+  hasTokens(): Promise<boolean> {
+    return this.c.readOne(
+      "cannot count tokens",
+      () => this.c.sql("SELECT 1 FROM api_tokens LIMIT 1").get() !== undefined,
+    );
+  }
+
+  revokeToken(name: string, audit: (token: ApiToken) => NewAuditEvent): Promise<ApiToken> {
+    return this.c.write(`cannot revoke token ${name}`, () => {
+      const row = this.c
+        .sql<TokenRow>(`DELETE FROM api_tokens WHERE name = ? RETURNING ${TOKEN_COLUMNS}`)
+        .get(name);
+      if (row === undefined) throw notFound(`no token named ${name}`, { hint: "see `cairn token list`" });
+      const token = toToken(row);
+      insertAudit(this.c, audit(token));
+      return token;
     });
   }
 

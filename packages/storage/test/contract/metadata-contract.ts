@@ -643,5 +643,74 @@ export function runMetadataContract(
         expect(await store.listLiveContent()).toEqual(new Set([sha(1), sha(2), sha(3), sha(4)]));
       });
     });
+
+    describe("tokens", () => {
+      const token = (name: string, role: "reader" | "writer" | "admin", n: number) => ({
+        name,
+        role,
+        createdAt: at(n),
+        createdBy: "ada",
+        secretHash: sha(1000 + n),
+      });
+      const created = (name: string) => audit("token.create", null, `token:${name}`, null, { role: "x" });
+
+      it("starts with none, creates them by name, and finds one only by the hash of its secret", async () => {
+        expect(await store.hasTokens()).toBe(false);
+        expect(await store.listTokens()).toEqual([]);
+        const ci = await store.createToken(token("ci", "writer", 1), created("ci"));
+        expect(ci).toEqual({ name: "ci", role: "writer", createdAt: at(1), createdBy: "ada" });
+        await store.createToken(token("ops", "admin", 2), created("ops"));
+        await store.createToken(token("bi", "reader", 3), created("bi"));
+        expect(await store.hasTokens()).toBe(true);
+        expect((await store.listTokens()).map((t) => `${t.name}:${t.role}`)).toEqual([
+          "bi:reader",
+          "ci:writer",
+          "ops:admin",
+        ]);
+        expect(await store.findTokenByHash(sha(1002))).toEqual({
+          name: "ops",
+          role: "admin",
+          createdAt: at(2),
+          createdBy: "ada",
+        });
+        expect(await store.findTokenByHash(sha(999))).toBeNull();
+        // What the store hands out never carries the secret's hash.
+        expect(JSON.stringify(await store.listTokens())).not.toContain(sha(1001));
+        expect(withoutIds(await store.listAudit({ limit: 1 }))).toEqual([created("bi")]);
+      });
+
+      it("a taken name or secret is CONFLICT and records nothing", async () => {
+        await store.createToken(token("ci", "writer", 1), created("ci"));
+        const before = await store.listAudit({});
+        await expect(store.createToken(token("ci", "reader", 2), created("ci"))).rejects.toMatchObject({
+          code: "CONFLICT",
+        });
+        await expect(
+          store.createToken({ ...token("other", "reader", 3), secretHash: sha(1001) }, created("other")),
+        ).rejects.toMatchObject({ code: "CONFLICT" });
+        expect(await store.listAudit({})).toEqual(before);
+        expect((await store.listTokens()).map((t) => t.name)).toEqual(["ci"]);
+      });
+
+      it("revokes by name, audited from the revoked token; its secret stops matching and its name is free", async () => {
+        await store.createToken(token("ci", "writer", 1), created("ci"));
+        const revoked = await store.revokeToken("ci", (t) =>
+          audit("token.revoke", null, `token:${t.name}`, { role: t.role }, null),
+        );
+        expect(revoked).toMatchObject({ name: "ci", role: "writer" });
+        expect(await store.findTokenByHash(sha(1001))).toBeNull();
+        expect(await store.hasTokens()).toBe(false);
+        expect(withoutIds(await store.listAudit({ limit: 1 }))).toEqual([
+          audit("token.revoke", null, "token:ci", { role: "writer" }, null),
+        ]);
+        const before = await store.listAudit({});
+        await expect(
+          store.revokeToken("ci", () => audit("token.revoke", null, "token:ci", null, null)),
+        ).rejects.toMatchObject({ code: "NOT_FOUND" });
+        expect(await store.listAudit({})).toEqual(before);
+        await store.createToken(token("ci", "reader", 4), created("ci"));
+        expect((await store.findTokenByHash(sha(1004)))?.role).toBe("reader");
+      });
+    });
   });
 }

@@ -6,8 +6,8 @@
 
 import type { GearKernel, GearState } from "./_gear-kernel.js";
 import { GEAR_TABLE } from "./_gear-table.js";
-import { MAX_CHUNK_SIZE, SKIP_BYTES } from "./_params.js";
 import { type Bytes, I32, I64, i32Const, i64Const, local, mem, op, VOID, wasmModule } from "./_wasm.js";
+import { MAX_CHUNK_SIZE, SKIP_BYTES } from "./params.js";
 
 // Memory layout (one 64 KiB page of fixed data, then the input window).
 const TABLE_AT = 0; // 256 × i64

@@ -4,7 +4,7 @@
  */
 
 import { GEAR_TABLE } from "./_gear-table.js";
-import { MATCH_LIMIT_HIGH_WORD, MAX_CHUNK_SIZE, SKIP_BYTES } from "./_params.js";
+import { MATCH_LIMIT_HIGH_WORD, MAX_CHUNK_SIZE, SKIP_BYTES } from "./params.js";
 
 /** Where a finder is between calls: the 64-bit gear hash as two words, and the bytes in the open chunk. */
 export interface GearState {

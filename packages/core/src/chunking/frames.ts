@@ -1,0 +1,120 @@
+/**
+ * @module How chunks travel over HTTP, both ways (a push's pack upload, a pull's chunk fetch): frames back to
+ * back, each the chunk's 32-byte BLAKE3 name, its length as a big-endian u32, then its bytes. Self-delimiting,
+ * so either side handles a body as it streams, and a body cut short still ends after its last whole chunk.
+ * Pure: the server and the SDK share this one codec, and the limits both sides keep.
+ *
+ *   body  = frame*
+ *   frame = hash (32 bytes) | length (u32 BE, 1 … MAX_CHUNK_SIZE) | data (length bytes)
+ */
+
+import { invalid } from "../errors.js";
+import { toHex } from "./chunker.js";
+import { MAX_CHUNK_SIZE } from "./params.js";
+
+/** The media type of a body of chunk frames. */
+export const CHUNK_FRAMES_TYPE = "application/vnd.cairn.chunks";
+export const FRAME_HEADER_SIZE = 36;
+
+/** What one transfer request may carry; the server refuses more, the SDK never sends more. */
+export const TRANSFER_LIMITS = {
+  /** Hashes per `chunks/missing` question. */
+  missingHashes: 10_000,
+  /** Hashes per `chunks/fetch` (at most 256 MiB of chunks, 128 MiB on average). */
+  fetchHashes: 2_048,
+  /** Bytes of one pack upload body (chunks and frame headers). */
+  packBodyBytes: 128 * 1024 * 1024,
+  /** Chunks in one file's chunk list (a 64 GiB file, at the average chunk size). */
+  contentChunks: 1 << 20,
+} as const;
+
+const HASH_HEX = /^[0-9a-f]{64}$/;
+
+/** A chunk as it arrives: its claimed name and its bytes (not yet checked against each other). */
+export interface FramedChunk {
+  hash: string;
+  data: Uint8Array;
+}
+
+/** The 36 bytes that introduce a chunk of `length` bytes named `hash` (64 lowercase hex digits). */
+export function frameHeader(hash: string, length: number): Uint8Array {
+  if (!HASH_HEX.test(hash)) throw invalid(`a chunk name must be 64 lowercase hex digits, not ${hash}`);
+  if (!Number.isInteger(length) || length < 1 || length > MAX_CHUNK_SIZE) {
+    throw invalid(`a chunk is 1 to ${MAX_CHUNK_SIZE} bytes, not ${length}`);
+  }
+  const header = new Uint8Array(FRAME_HEADER_SIZE);
+  for (let i = 0; i < 32; i++) header[i] = Number.parseInt(hash.slice(i * 2, i * 2 + 2), 16);
+  new DataView(header.buffer).setUint32(32, length, false);
+  return header;
+}
+
+/**
+ * Reads frames from a body fed in pieces of any size. A chunk inside one piece is handed out as a view of it
+ * (the caller must not reuse pieces); one that straddles pieces is copied together.
+ */
+export class FrameReader {
+  private readonly header = new Uint8Array(FRAME_HEADER_SIZE);
+  private headerFilled = 0;
+  private hash = "";
+  /** Length of the chunk being read, or -1 while reading a header. */
+  private length = -1;
+  private data: Uint8Array | undefined;
+  private filled = 0;
+
+  /** The chunks completed by `piece`, in order. Throws INVALID on a malformed header. */
+  push(piece: Uint8Array): FramedChunk[] {
+    const out: FramedChunk[] = [];
+    let at = 0;
+    while (at < piece.length) {
+      if (this.length < 0) {
+        const take = Math.min(FRAME_HEADER_SIZE - this.headerFilled, piece.length - at);
+        this.header.set(piece.subarray(at, at + take), this.headerFilled);
+        this.headerFilled += take;
+        at += take;
+        if (this.headerFilled < FRAME_HEADER_SIZE) break;
+        this.startChunk();
+      }
+      const rest = piece.length - at;
+      if (this.filled === 0 && rest >= this.length) {
+        out.push({ hash: this.hash, data: piece.subarray(at, at + this.length) });
+        at += this.length;
+        this.length = -1;
+        continue;
+      }
+      this.data ??= new Uint8Array(this.length);
+      const take = Math.min(this.length - this.filled, rest);
+      this.data.set(piece.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === this.length) {
+        out.push({ hash: this.hash, data: this.data });
+        this.length = -1;
+        this.data = undefined;
+        this.filled = 0;
+      }
+    }
+    return out;
+  }
+
+  /** True between frames: a body that ends now ended cleanly. */
+  get atBoundary(): boolean {
+    return this.length < 0 && this.headerFilled === 0;
+  }
+
+  /** Ends the body: INVALID if it stopped inside a frame. */
+  end(): void {
+    if (!this.atBoundary) throw invalid("the chunk stream ends inside a chunk");
+  }
+
+  private startChunk(): void {
+    const length = new DataView(this.header.buffer).getUint32(32, false);
+    if (length < 1 || length > MAX_CHUNK_SIZE) {
+      throw invalid(`a chunk frame declares ${length} bytes: a chunk is 1 to ${MAX_CHUNK_SIZE} bytes`);
+    }
+    this.hash = toHex(this.header.subarray(0, 32));
+    this.length = length;
+    this.headerFilled = 0;
+    this.filled = 0;
+    this.data = undefined;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * @module How a push cuts a file into chunks: core's Chunker (the Xet chunking every cairn party shares, with
+ * the portable BLAKE3) and the whole-file sha256, in one pass over the bytes on this thread. A host with a
+ * faster chunker — the CLI has the chunk store's native, worker-threaded one — passes it as `chunker`.
+ */
+import { createHash } from "node:crypto";
+import { Chunker } from "@cairn/core";
+
+/** A chunk with its name and bytes. */
+export interface NamedChunk {
+  hash: string;
+  data: Uint8Array;
+}
+
+/** A file being chunked: iterate it once for its chunks in order; `size` and `sha256` are known after. */
+export interface ChunkedFile extends AsyncIterable<NamedChunk> {
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * Cuts a byte stream into named chunks. The source's pieces must not be reused once handed over (a file read
+ * stream's are not): chunks may be views of them. @cairn/storage's `chunkStream` is one.
+ */
+export type ChunkFile = (source: AsyncIterable<Uint8Array>) => ChunkedFile;
+
+/** The SDK's own chunker: pure TypeScript, no native code, no worker threads. */
+export const chunkFile: ChunkFile = (source) => new PortableChunkedFile(source);
+
+class PortableChunkedFile implements ChunkedFile {
+  private bytes = 0;
+  private digest: string | undefined;
+  private iterated = false;
+
+  constructor(private readonly source: AsyncIterable<Uint8Array>) {}
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  get sha256(): string {
+    if (this.digest === undefined) throw new Error("chunkFile: the sha256 is known once every chunk is read");
+    return this.digest;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NamedChunk> {
+    if (this.iterated) throw new Error("chunkFile: a file can be chunked only once");
+    this.iterated = true;
+    const chunker = new Chunker();
+    const sha256 = createHash("sha256");
+    const held = new PieceQueue();
+    for await (const piece of this.source) {
+      if (piece.byteLength === 0) continue;
+      sha256.update(piece);
+      this.bytes += piece.byteLength;
+      held.push(piece);
+      for (const chunk of chunker.push(piece)) yield { hash: chunk.hash, data: held.take(chunk.length) };
+    }
+    for (const chunk of chunker.finish()) yield { hash: chunk.hash, data: held.take(chunk.length) };
+    this.digest = sha256.digest("hex");
+  }
+}
+
+/** The bytes read but not yet handed out as chunks; a chunk within one piece is a view, not a copy. */
+class PieceQueue {
+  private readonly pieces: Uint8Array[] = [];
+  private offset = 0;
+
+  push(piece: Uint8Array): void {
+    this.pieces.push(piece);
+  }
+
+  take(length: number): Uint8Array {
+    const first = this.pieces[0]!;
+    if (first.byteLength - this.offset >= length) {
+      const view = first.subarray(this.offset, this.offset + length);
+      this.advance(length);
+      return view;
+    }
+    const out = new Uint8Array(length);
+    for (let at = 0; at < length; ) {
+      const piece = this.pieces[0]!;
+      const take = Math.min(piece.byteLength - this.offset, length - at);
+      out.set(piece.subarray(this.offset, this.offset + take), at);
+      at += take;
+      this.advance(take);
+    }
+    return out;
+  }
+
+  private advance(bytes: number): void {
+    this.offset += bytes;
+    if (this.offset === this.pieces[0]!.byteLength) {
+      this.pieces.shift();
+      this.offset = 0;
+    }
+  }
+}

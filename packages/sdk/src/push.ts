@@ -1,0 +1,340 @@
+/**
+ * @module `push`: publishes a version from local files over HTTP, sending only the chunks the server lacks.
+ * Each file is chunked here; the chunk names are asked about in batches (`chunks/missing`), the missing chunks
+ * go up in pack-sized bodies while the next pack fills, a pack whose connection drops is resumed with only
+ * the chunks the server still lacks, and the version is committed in one request that the server checks.
+ */
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import {
+  CHUNK_FRAMES_TYPE,
+  type ChunkRef,
+  frameHeader,
+  invalid,
+  normaliseFilePath,
+  type PublishInput,
+  TRANSFER_LIMITS,
+  type VersionView,
+} from "@cairn/core";
+import { type ChunkFile, chunkFile, type NamedChunk } from "./chunk-file.js";
+import { RemoteError } from "./errors.js";
+import { type Http, segment } from "./http.js";
+import { reviveVersion, type UploadSessionView } from "./types.js";
+
+/** One file of a push: where it goes in the version, and its bytes (a local path, or bytes in memory). */
+export interface PushFile {
+  path: string;
+  source: string | Uint8Array;
+  /** Permission bits; default: the local file's, or 0644 for bytes. */
+  mode?: number;
+}
+
+export interface PushProgress {
+  /** Bytes of the files chunked so far, and in all. */
+  bytesRead: number;
+  totalBytes: number;
+  /** Bytes of chunks sent to the server so far. */
+  bytesSent: number;
+}
+
+export interface PushOptions extends Omit<PublishInput, "name" | "files"> {
+  name: string;
+  files: PushFile[];
+  /** The uncommitted code patch, stored as content and recorded as `code.patch`. */
+  patch?: Uint8Array;
+  onProgress?: (progress: PushProgress) => void;
+  /** Cuts files into chunks (default: the client's chunker). */
+  chunker?: ChunkFile;
+}
+
+export interface PushResult {
+  version: VersionView;
+  files: number;
+  /** Bytes of the files pushed. */
+  bytes: number;
+  /** Distinct chunks in the files, and of them those the server lacked and was sent. */
+  chunks: number;
+  sentChunks: number;
+  /** Bytes of chunk data sent (a pack resent after a dropped connection counts again). */
+  sentBytes: number;
+}
+
+export interface TransferSettings {
+  /** Bytes of chunks per pack upload (default 64 MiB). */
+  packBytes: number;
+  /** Tries after the first for a request that got no answer or a 5xx (default 5). */
+  retries: number;
+}
+
+// Chunk names are asked about once this many chunks or bytes wait, so a question's chunks stay in memory
+// only briefly.
+const QUESTION_CHUNKS = 1024;
+const QUESTION_BYTES = 32 * 1024 * 1024;
+const READ_PIECE = 1024 * 1024;
+const HEARTBEAT_MS = 20_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const backoff = (attempt: number) => Math.min(200 * 2 ** attempt, 5000);
+
+/** Runs an idempotent request again while it fails in a way worth retrying. */
+export async function withRetries<T>(retries: number, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof RemoteError && error.retryable) || attempt >= retries) throw error;
+      await sleep(backoff(attempt));
+    }
+  }
+}
+
+interface PreparedFile {
+  path: string;
+  mode: number;
+  size: number;
+  open(): AsyncIterable<Uint8Array>;
+}
+
+async function* inPieces(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += READ_PIECE) yield bytes.subarray(at, at + READ_PIECE);
+}
+
+/** Checks every file before anything is sent: a bad path or a missing file fails the push at once. */
+async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
+  if (files.length === 0) throw invalid("a version needs at least one file");
+  const seen = new Set<string>();
+  const prepared: PreparedFile[] = [];
+  for (const file of files) {
+    const path = normaliseFilePath(file.path);
+    if (seen.has(path)) throw invalid(`file ${path} is given twice`);
+    seen.add(path);
+    const { source } = file;
+    if (typeof source === "string") {
+      const info = await stat(source).catch((error: unknown) => {
+        throw invalid(`cannot read ${source}: ${(error as Error).message}`);
+      });
+      if (!info.isFile()) throw invalid(`${source} is not a file`);
+      prepared.push({
+        path,
+        mode: (file.mode ?? info.mode) & 0o777,
+        size: info.size,
+        open: () => createReadStream(source, { highWaterMark: READ_PIECE }),
+      });
+    } else if (source instanceof Uint8Array) {
+      prepared.push({
+        path,
+        mode: (file.mode ?? 0o644) & 0o777,
+        size: source.byteLength,
+        open: () => inPieces(source),
+      });
+    } else {
+      throw invalid(`file ${path}: give its source as a local path or as bytes`);
+    }
+  }
+  return prepared;
+}
+
+/** Frames chunks into one pack body. */
+function packBody(chunks: readonly NamedChunk[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const chunk of chunks) parts.push(frameHeader(chunk.hash, chunk.data.byteLength), chunk.data);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Decides which chunks go up and sends them: each distinct chunk is asked about once; the missing ones fill a
+ * pack, sent while the next fills (at most one pack on the wire).
+ */
+class PackSender {
+  private readonly offered = new Set<string>();
+  private question: NamedChunk[] = [];
+  private questionBytes = 0;
+  private pack: NamedChunk[] = [];
+  private packBytes = 0;
+  private packCount = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
+  sentChunks = 0;
+  sentBytes = 0;
+
+  constructor(
+    private readonly http: Http,
+    private readonly base: string,
+    private readonly settings: TransferSettings,
+    private readonly onSent: () => void,
+  ) {}
+
+  get chunks(): number {
+    return this.offered.size;
+  }
+
+  async offer(chunk: NamedChunk): Promise<void> {
+    if (this.offered.has(chunk.hash)) return;
+    this.offered.add(chunk.hash);
+    this.question.push(chunk);
+    this.questionBytes += chunk.data.byteLength;
+    if (this.question.length >= QUESTION_CHUNKS || this.questionBytes >= QUESTION_BYTES) await this.ask();
+  }
+
+  /** Sends everything still waiting and waits for the last pack. */
+  async finish(): Promise<void> {
+    await this.ask();
+    if (this.pack.length > 0) await this.ship();
+    await this.inFlight;
+    if (this.failure) throw this.failure.error;
+  }
+
+  private async ask(): Promise<void> {
+    const batch = this.question;
+    this.question = [];
+    this.questionBytes = 0;
+    if (batch.length === 0) return;
+    const missing = await this.missing(batch.map((c) => c.hash));
+    for (const chunk of batch) {
+      if (!missing.has(chunk.hash)) continue;
+      this.pack.push(chunk);
+      this.packBytes += chunk.data.byteLength;
+      if (this.packBytes >= this.settings.packBytes) await this.ship();
+    }
+  }
+
+  /** Which of `hashes` the server lacks (and, from now on, holds for this session). */
+  async missing(hashes: string[]): Promise<Set<string>> {
+    const missing = new Set<string>();
+    for (let i = 0; i < hashes.length; i += TRANSFER_LIMITS.missingHashes) {
+      const hashesBatch = hashes.slice(i, i + TRANSFER_LIMITS.missingHashes);
+      const answer = await withRetries(this.settings.retries, () =>
+        this.http.json<{ missing: string[] }>("POST", `${this.base}/chunks/missing`, {
+          json: { hashes: hashesBatch },
+        }),
+      );
+      for (const hash of answer.missing) missing.add(hash);
+    }
+    return missing;
+  }
+
+  private async ship(): Promise<void> {
+    const chunks = this.pack;
+    this.pack = [];
+    this.packBytes = 0;
+    await this.inFlight;
+    if (this.failure) throw this.failure.error;
+    const n = ++this.packCount;
+    // Kept as a promise that never rejects, so a failure waits to be thrown here, not as an unhandled one.
+    this.inFlight = this.upload(n, chunks).catch((error: unknown) => {
+      this.failure = { error };
+    });
+  }
+
+  /**
+   * Sends one pack. After a dropped connection (or a 5xx) the server has kept every whole chunk it received:
+   * ask again which it lacks, and send only those.
+   */
+  private async upload(n: number, chunks: NamedChunk[]): Promise<void> {
+    let rest = chunks;
+    for (let attempt = 0; ; attempt++) {
+      const body = packBody(rest);
+      try {
+        this.sentBytes += body.byteLength;
+        await this.http.json("PUT", `${this.base}/packs/${n}`, {
+          body,
+          headers: { "content-type": CHUNK_FRAMES_TYPE },
+        });
+        this.sentChunks += rest.length;
+        this.onSent();
+        return;
+      } catch (error) {
+        if (!(error instanceof RemoteError && error.retryable) || attempt >= this.settings.retries)
+          throw error;
+        await sleep(backoff(attempt));
+        const missing = await this.missing(rest.map((c) => c.hash));
+        rest = rest.filter((c) => missing.has(c.hash));
+        if (rest.length === 0) return;
+      }
+    }
+  }
+}
+
+interface ContentBody {
+  sha256: string;
+  size: number;
+  chunks: ChunkRef[];
+}
+
+export async function push(
+  http: Http,
+  options: PushOptions,
+  settings: TransferSettings,
+  defaultChunker: ChunkFile = chunkFile,
+): Promise<PushResult> {
+  const { name, files: given, patch, onProgress, chunker = defaultChunker, ...publish } = options;
+  if (typeof name !== "string" || name === "") throw invalid("push needs the artifact's name");
+  const files = await prepare(given);
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  let bytesRead = 0;
+  const session = await http.json<UploadSessionView>("POST", "/uploads");
+  const base = `/uploads/${session.id}`;
+  // Long local chunking between requests must not let the session expire.
+  const heartbeat = setInterval(() => {
+    http.send("POST", `${base}/heartbeat`).catch(() => {});
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  const report = () => onProgress?.({ bytesRead, totalBytes, bytesSent: sender.sentBytes });
+  const sender = new PackSender(http, base, settings, report);
+  try {
+    const contents = new Map<string, ContentBody>();
+    const chunkOne = async (source: AsyncIterable<Uint8Array>): Promise<ContentBody> => {
+      const chunked = chunker(source);
+      const chunks: ChunkRef[] = [];
+      for await (const chunk of chunked) {
+        chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
+        await sender.offer(chunk);
+        bytesRead += chunk.data.byteLength;
+        report();
+      }
+      const content = { sha256: chunked.sha256, size: chunked.size, chunks };
+      if (!contents.has(content.sha256)) contents.set(content.sha256, content);
+      return content;
+    };
+    const entries = [];
+    for (const file of files) {
+      const content = await chunkOne(file.open());
+      entries.push({
+        path: file.path,
+        size: content.size,
+        sha256: content.sha256,
+        mode: file.mode.toString(8).padStart(4, "0"),
+      });
+    }
+    let code = publish.code;
+    if (patch !== undefined) {
+      if (!code) throw invalid("a code patch needs the code it applies to (`code`)");
+      code = { ...code, patch: (await chunkOne(inPieces(patch))).sha256 };
+    }
+    await sender.finish();
+    // Only now are all chunks on the server: record each file as its chunks (the server checks them).
+    for (const content of contents.values()) {
+      await withRetries(settings.retries, () => http.json("POST", `${base}/contents`, { json: content }));
+    }
+    // Not retried: a lost answer to a commit with `bump` could otherwise publish two versions.
+    const version = await http.json<VersionView>("POST", `/artifacts/${segment(name)}/versions`, {
+      json: { ...publish, ...(code !== undefined ? { code } : {}), upload: session.id, files: entries },
+    });
+    return {
+      version: reviveVersion(version),
+      files: files.length,
+      bytes: totalBytes,
+      chunks: sender.chunks,
+      sentChunks: sender.sentChunks,
+      sentBytes: sender.sentBytes,
+    };
+  } catch (error) {
+    // Refused: release the session's claims at once rather than when it expires. Cut off: leave it to expire,
+    // as the server may still be storing the whole chunks of a cut pack for it, which a retry then need not send.
+    if (!(error instanceof RemoteError && error.status === 0))
+      await http.send("DELETE", base).catch(() => {});
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * @module The push half of chunk transfer: upload sessions, which chunks the server lacks, pack uploads,
+ * file chunk lists, and the commit of a version in one request. The protocol is described in transfer.ts.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import {
+  type ChunkRef,
+  type FramedChunk,
+  FrameReader,
+  invalid,
+  type JsonObject,
+  TRANSFER_LIMITS,
+  viewVersion,
+} from "@cairn/core";
+import { type ChunkStore, chunkHash } from "@cairn/storage";
+import { EdgeRefusal } from "../errors.js";
+import { ArtifactParams, commonErrors, ErrorBody, VersionView } from "../schemas.js";
+import type { RoutePlugin } from "./_shared.js";
+import {
+  CommitBody,
+  ContentAnswer,
+  ContentBody,
+  HashesBody,
+  MissingAnswer,
+  PackAnswer,
+  PackParams,
+  UploadParams,
+  UploadSession,
+} from "./transfer-schemas.js";
+import {
+  chunkStoreOf,
+  keepAlive,
+  openSession,
+  requireSession,
+  SESSION_IDLE_MS,
+} from "./transfer-sessions.js";
+
+const pushAccess = { access: "version.push" } as const;
+const uploadErrors = { ...commonErrors, 413: ErrorBody } as const;
+
+const sessionView = (s: { id: string; startedAt: string; heartbeatAt: string }) => ({
+  id: s.id,
+  startedAt: s.startedAt,
+  heartbeatAt: s.heartbeatAt,
+  idleSeconds: SESSION_IDLE_MS / 1000,
+});
+
+/** A client that hangs up mid-body surfaces as a stream error; it is the client's doing, not a server fault. */
+function isCutShort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || (error as Error)?.message === "aborted"
+  );
+}
+
+/**
+ * The chunks of a pack upload body, each checked against its name before it is handed on: a chunk whose
+ * bytes do not hash to its name refuses the upload (400 INTEGRITY). Bounded to the pack body limit.
+ */
+async function* checkedChunks(
+  body: AsyncIterable<Uint8Array>,
+  touch: () => Promise<void>,
+): AsyncGenerator<FramedChunk> {
+  const frames = new FrameReader();
+  let received = 0;
+  try {
+    for await (const piece of body) {
+      received += piece.byteLength;
+      if (received > TRANSFER_LIMITS.packBodyBytes) {
+        throw new EdgeRefusal(
+          413,
+          "TOO_LARGE",
+          `a pack upload is at most ${TRANSFER_LIMITS.packBodyBytes} bytes`,
+          { hint: "send the chunks in several packs" },
+        );
+      }
+      for (const chunk of frames.push(piece)) {
+        if (chunkHash(chunk.data) !== chunk.hash) {
+          throw new EdgeRefusal(400, "INTEGRITY", `chunk ${chunk.hash} does not match its bytes: refused`, {
+            hint: "the bytes were damaged on the way, or the client names chunks wrongly",
+          });
+        }
+        yield chunk;
+      }
+      await touch();
+    }
+  } catch (error) {
+    if (isCutShort(error)) {
+      throw invalid(`the pack upload was cut short after ${received} bytes`, {
+        hint: "the whole chunks received are kept: ask chunks/missing again and send the rest",
+      });
+    }
+    throw error;
+  }
+  frames.end();
+}
+
+/**
+ * Checks a file a client describes: every chunk present with the length given, and their bytes, read back
+ * from the store (each checked against its BLAKE3 on the way), make the sha256 and size given.
+ */
+async function checkContent(
+  store: ChunkStore,
+  content: { sha256: string; size: number; chunks: ChunkRef[] },
+  touch: () => Promise<void>,
+): Promise<void> {
+  const { sha256, size, chunks } = content;
+  const total = chunks.reduce((sum, c) => sum + c.length, 0);
+  if (total !== size) throw invalid(`the chunks of ${sha256} add up to ${total} bytes, not ${size}`);
+  const where = await store.index.locateChunks(chunks.map((c) => c.hash));
+  const absent = chunks.filter((c) => !where.has(c.hash));
+  if (absent.length > 0) {
+    throw invalid(
+      `${absent.length} chunk${absent.length === 1 ? "" : "s"} of ${sha256} ${absent.length === 1 ? "is" : "are"} not on the server (the first: ${absent[0]!.hash})`,
+      { hint: "ask chunks/missing for the file's chunks and upload those first" },
+    );
+  }
+  const wrong = chunks.find((c) => where.get(c.hash)!.length !== c.length);
+  if (wrong)
+    throw invalid(`chunk ${wrong.hash} is ${where.get(wrong.hash)!.length} bytes, not ${wrong.length}`);
+  const hash = createHash("sha256");
+  for await (const piece of store.readChunks(chunks, `content ${sha256.slice(0, 12)}`)) {
+    hash.update(piece);
+    await touch();
+  }
+  if (hash.digest("hex") !== sha256) {
+    throw new EdgeRefusal(400, "INTEGRITY", `the chunks given do not make a file with sha256 ${sha256}`);
+  }
+}
+
+/**
+ * Pack uploads being stored, per session. A client that lost a pack's connection asks chunks/missing before
+ * resending; the server may still be storing the whole chunks that arrived before the cut, so the question
+ * waits for those first (briefly: a connection the server has not yet seen drop must not stall it).
+ */
+class StoresInFlight {
+  private readonly bySession = new Map<string, Set<Promise<unknown>>>();
+
+  track<T>(session: string, store: Promise<T>): Promise<T> {
+    const set = this.bySession.get(session) ?? new Set();
+    this.bySession.set(session, set);
+    const settled = store.then(
+      () => {},
+      () => {},
+    );
+    set.add(settled);
+    void settled.then(() => {
+      set.delete(settled);
+      if (set.size === 0) this.bySession.delete(session);
+    });
+    return store;
+  }
+
+  async settle(session: string, withinMs: number): Promise<void> {
+    const set = this.bySession.get(session);
+    if (!set) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, withinMs);
+    });
+    await Promise.race([Promise.all(set), timeout]);
+    clearTimeout(timer);
+  }
+}
+
+const SETTLE_MS = 5_000;
+
+const fromJsonMetric = (value: number | string): number =>
+  typeof value === "number"
+    ? value
+    : value === "NaN"
+      ? Number.NaN
+      : value === "Infinity"
+        ? Infinity
+        : -Infinity;
+
+export const uploadRoutes: RoutePlugin = async (app, { services }) => {
+  const inFlight = new StoresInFlight();
+
+  app.post(
+    "/uploads",
+    {
+      schema: {
+        summary: "Start an upload session: it holds the chunks a push names until its version is committed",
+        tags: ["transfer"],
+        response: { 200: UploadSession, ...commonErrors },
+      },
+      config: pushAccess,
+    },
+    async (request) => {
+      const store = chunkStoreOf(services);
+      return sessionView(await openSession(store.index, randomUUID(), request.actor));
+    },
+  );
+
+  app.post(
+    "/uploads/:id/heartbeat",
+    {
+      schema: {
+        summary: "Keep an upload session alive (every request on it does the same)",
+        tags: ["transfer"],
+        params: UploadParams,
+        response: { 200: UploadSession, ...commonErrors },
+      },
+      config: pushAccess,
+    },
+    async (request) => {
+      const store = chunkStoreOf(services);
+      return sessionView(await requireSession(store.index, request.params.id, request.actor));
+    },
+  );
+
+  app.delete(
+    "/uploads/:id",
+    {
+      schema: {
+        summary: "Abandon an upload session, releasing what it holds (GC may then collect its chunks)",
+        tags: ["transfer"],
+        params: UploadParams,
+        response: { 200: UploadSession, ...commonErrors },
+      },
+      config: pushAccess,
+    },
+    async (request) => {
+      const store = chunkStoreOf(services);
+      const session = await requireSession(store.index, request.params.id, request.actor);
+      await store.index.endSession(session.id);
+      return sessionView(session);
+    },
+  );
+
+  app.post(
+    "/uploads/:id/chunks/missing",
+    {
+      schema: {
+        summary: "Which of these chunks the server lacks; all of them are held for the session from now on",
+        tags: ["transfer"],
+        params: UploadParams,
+        body: HashesBody,
+        response: { 200: MissingAnswer, ...commonErrors },
+      },
+      config: pushAccess,
+    },
+    async (request) => {
+      const store = chunkStoreOf(services);
+      const session = await requireSession(store.index, request.params.id, request.actor);
+      await inFlight.settle(session.id, SETTLE_MS);
+      const asked = [...new Set(request.body.hashes)];
+      // Claim first, then look up (in one transaction): a chunk reported present cannot be collected before
+      // the version that uses it is committed.
+      const stored = await store.index.claimChunks(session.id, asked);
+      return { missing: asked.filter((hash) => !stored.has(hash)) };
+    },
+  );
+
+  app.put(
+    "/uploads/:id/packs/:n",
+    {
+      schema: {
+        summary: "Upload chunks as a stream of frames (hash, length, bytes); each is checked, then stored",
+        description:
+          "Body: `application/vnd.cairn.chunks`, at most 128 MiB. A body cut short keeps every whole chunk " +
+          "received before the cut; ask chunks/missing again and send the rest.",
+        tags: ["transfer"],
+        params: PackParams,
+        response: { 200: PackAnswer, ...uploadErrors },
+      },
+      config: pushAccess,
+    },
+    async (request) => {
+      const declared = Number(request.headers["content-length"]);
+      if (declared > TRANSFER_LIMITS.packBodyBytes) {
+        throw new EdgeRefusal(
+          413,
+          "TOO_LARGE",
+          `a pack upload is at most ${TRANSFER_LIMITS.packBodyBytes} bytes`,
+          {
+            hint: "send the chunks in several packs",
+          },
+        );
+      }
+      const store = chunkStoreOf(services);
+      const session = await requireSession(store.index, request.params.id, request.actor);
+      // The content-type parser hands the body over unread (see transfer.ts).
+      const body = request.body as AsyncIterable<Uint8Array>;
+      const report = await inFlight.track(
+        session.id,
+        store.storeSessionChunks(session.id, checkedChunks(body, keepAlive(store.index, session))),
+      );
+      return { chunks: report.chunks, written: report.written, bytes: report.writtenBytes };
+    },
+  );
+
+  app.post(
+    "/uploads/:id/contents",
+    {
+      schema: {
+        summary:
+          "Record a file as its ordered chunks; the server checks they are present and make its sha256",
+        tags: ["transfer"],
+        params: UploadParams,
+        body: ContentBody,
+        response: { 200: ContentAnswer, ...uploadErrors },
+      },
+      config: pushAccess,
+      // A 64 GiB file lists a million chunks.
+      bodyLimit: 128 * 1024 * 1024,
+    },
+    async (request) => {
+      const store = chunkStoreOf(services);
+      const session = await requireSession(store.index, request.params.id, request.actor);
+      const content = request.body;
+      let checked = false;
+      const held = await store.index.getContent(content.sha256);
+      if (held && (await store.index.hasContent(content.sha256))) {
+        if (held.size !== content.size) {
+          throw invalid(`the server holds ${content.sha256} as ${held.size} bytes, not ${content.size}`);
+        }
+      } else {
+        await checkContent(store, content, keepAlive(store.index, session));
+        checked = true;
+      }
+      // Recorded (if new) and claimed for the session, so it stays until the version is committed.
+      await store.index.putContent(session.id, content);
+      return { sha256: content.sha256, size: content.size, checked };
+    },
+  );
+
+  app.post(
+    "/artifacts/:name/versions",
+    {
+      schema: {
+        summary: "Publish a version whose files' contents are on the server; ends the upload session given",
+        tags: ["versions"],
+        params: ArtifactParams,
+        body: CommitBody,
+        response: { 200: VersionView, ...commonErrors, 409: ErrorBody },
+      },
+      config: pushAccess,
+      bodyLimit: 32 * 1024 * 1024,
+    },
+    async (request) => {
+      const store = services.store;
+      const { upload, files, metrics, params, environment, ...rest } = request.body;
+      const index = store.content.index;
+      const session =
+        upload !== undefined && index ? await requireSession(index, upload, request.actor) : null;
+      // publishVersion checks that each content is whole in the store; its size is the client's word here.
+      if (index) {
+        for (const file of files) {
+          const held = await index.getContent(file.sha256);
+          if (held && held.size !== file.size) {
+            throw invalid(`file ${file.path} is ${held.size} bytes on the server, not ${file.size}`);
+          }
+        }
+      }
+      const version = await services.registry(request).publishVersion({
+        ...rest,
+        name: request.params.name,
+        // Any JSON object: the body parser made them from JSON text.
+        ...(params !== undefined ? { params: params as JsonObject } : {}),
+        ...(environment !== undefined ? { environment: environment as JsonObject | null } : {}),
+        files: files.map((f) => ({
+          path: f.path,
+          size: f.size,
+          sha256: f.sha256,
+          mode: Number.parseInt(f.mode ?? "644", 8),
+        })),
+        ...(metrics !== undefined
+          ? { metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, fromJsonMetric(v)])) }
+          : {}),
+      });
+      if (session && index) await index.endSession(session.id);
+      return viewVersion(version);
+    },
+  );
+};
