@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most test time is spent waiting on child processes (the CLI, servers, PostgreSQL), so two files at once
+    // keep both cores busy; vitest's default on a 2-core machine is one.
+    maxWorkers: 2,
   },
 });

@@ -1,127 +1,31 @@
 #!/usr/bin/env node
-/**
- * @module `npm run bench`: how fast `cairn push` and `cairn pull` move a large file, next to `cp` of the same
- * file on the same disk in the same run, and how long `cairn --version` takes to start (next to `node -e 0`).
- *
- * Each cairn command runs as a user runs it: a separate process on the CLI's bin script, into a fresh store.
- * Every timed phase ends with `sync`, so no contender is credited for bytes still sitting in the page cache.
- *
- * Environment: BENCH_SIZE_MB (MiB of random data, default 1024), BENCH_ROUNDS (timed rounds of cp, push and
- * pull, default 3), BENCH_STARTUP_RUNS (default 20), BENCH_DIR (where the temporary folder goes, default the
- * OS temp folder; it needs about 3.2× the size free).
- */
-import { execFileSync, spawnSync } from "node:child_process";
-import { createHash, randomFillSync } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statfsSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  benchFolder,
+  CLI,
+  dropCaches,
+  MB,
+  MiB,
+  median,
+  positiveInteger,
+  REPO,
+  seconds,
+  sha256File,
+  table,
+  timed,
+  timedWithSync,
+  writeRandomFile,
+} from "./_lib.mjs";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(REPO, "packages", "cli", "bin", "cairn.js");
-const MiB = 1024 * 1024;
-const MB = 1000 * 1000;
 const STARTUP_GOAL_MS = 150;
-
-function positiveInteger(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name} must be a whole number ≥ 1, not ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
-}
 
 const SIZE_MIB = positiveInteger("BENCH_SIZE_MB", 1024);
 const STARTUP_RUNS = positiveInteger("BENCH_STARTUP_RUNS", 20);
 const ROUNDS = positiveInteger("BENCH_ROUNDS", 3);
 const SIZE = SIZE_MIB * MiB;
 
-const seconds = (ns) => Number(ns) / 1e9;
 const mbps = (bytes, s) => bytes / MB / s;
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-/** Runs a command to completion and returns its wall time in ns; a failure ends the bench with its output. */
-function timed(file, args, options = {}) {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(file, args, { encoding: "utf8", maxBuffer: 64 * MiB, ...options });
-  const elapsed = process.hrtime.bigint() - start;
-  if (result.error) throw result.error;
-  if (result.status !== 0) {
-    throw new Error(
-      `${[file, ...args].join(" ")} exited with ${result.status}:\n${result.stdout}${result.stderr}`,
-    );
-  }
-  return { elapsed, stdout: result.stdout };
-}
-
-/** Wall time of `command` followed by `sync`: the bytes are on disk when the clock stops. */
-function timedWithSync(file, args, options) {
-  const run = timed(file, args, options);
-  const sync = timed("sync", []);
-  return { elapsed: run.elapsed + sync.elapsed, stdout: run.stdout };
-}
-
-/**
- * Flushes, then empties the page cache so reads come from the disk. Emptying needs root and a writable
- * /proc/sys (not so in most containers); when it fails the bench runs warm, and says so, rather than pretending.
- */
-function dropCaches() {
-  // Always flush first, untimed: dirty pages left by anything else on the machine must not be written back
-  // inside the next phase's closing `sync` and charged to it.
-  execFileSync("sync");
-  try {
-    writeFileSync("/proc/sys/vm/drop_caches", "3");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Random bytes, so neither chunk dedup nor any compression can make the job smaller than its size. */
-function writeRandomFile(path, size) {
-  const hash = createHash("sha256");
-  const buffer = Buffer.allocUnsafe(8 * MiB);
-  const fd = openSync(path, "w");
-  try {
-    for (let left = size; left > 0; ) {
-      const piece = buffer.subarray(0, Math.min(buffer.length, left));
-      randomFillSync(piece);
-      hash.update(piece);
-      for (let off = 0; off < piece.length; ) off += writeSync(fd, piece, off);
-      left -= piece.length;
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest("hex");
-}
-
-async function sha256File(path) {
-  const hash = createHash("sha256");
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece);
-  return hash.digest("hex");
-}
 
 function folderBytes(dir) {
   let total = 0;
@@ -139,42 +43,12 @@ function startupMs(file, args, env) {
   return { median: median(samples), min: Math.min(...samples) };
 }
 
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i])))
-        .join("   ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
 async function main() {
   if (!existsSync(join(REPO, "packages", "cli", "dist", "main.js"))) {
     throw new Error("the CLI is not built: run `npm run build` first");
   }
-  const parent = process.env["BENCH_DIR"] || tmpdir();
-  const free = (() => {
-    const s = statfsSync(parent);
-    return s.bavail * s.bsize;
-  })();
   // The source, then at most two copies at once (cp's copy is gone before the store and the pulled copy).
-  if (free < 3.2 * SIZE) {
-    throw new Error(
-      `${parent} has ${(free / MiB).toFixed(0)} MiB free; a ${SIZE_MIB} MiB bench needs about ` +
-        `${Math.ceil(3.2 * SIZE_MIB)} MiB (set BENCH_DIR or a smaller BENCH_SIZE_MB)`,
-    );
-  }
-  const dir = mkdtempSync(join(parent, "cairn-bench-"));
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  const onSignal = (signal) => {
-    cleanup();
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const { dir, cleanup } = benchFolder("cairn-bench-", SIZE_MIB, 3.2);
 
   try {
     const source = join(dir, "model.bin");

@@ -30,29 +30,36 @@ import {
   accessSync,
   closeSync,
   constants,
-  createReadStream,
   existsSync,
   fsyncSync,
   linkSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   rmSync,
-  statfsSync,
   statSync,
   utimesSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 import { delimiter, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  benchFolder,
+  CLI,
+  dropCaches as dropPageCache,
+  MB,
+  MiB,
+  median,
+  positiveInteger,
+  REPO,
+  round3,
+  seconds,
+  sha256File,
+  table,
+  timed,
+  timedWithSync,
+} from "./_lib.mjs";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(REPO, "packages", "cli", "bin", "cairn.js");
-const MiB = 1024 * 1024;
 const GB = 1e9;
-const MB = 1e6;
 const REGIONS = 10; // changed regions in the second version, each 1% of the file
 
 const GOALS = {
@@ -63,63 +70,15 @@ const GOALS = {
   pull_vs_cp: 0.5, // cp time / pull time
 };
 
-function positiveInteger(name, fallback) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name} must be a whole number ≥ 1, not ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return value;
-}
-
 const SIZE_MIB = positiveInteger("BENCH_SIZE_MB", 1024);
 const CHUNK_MIB = positiveInteger("BENCH_CHUNK_MB", 256);
 const ROUNDS = positiveInteger("BENCH_ROUNDS", 3);
 const SIZE = SIZE_MIB * MiB;
 
-const seconds = (ns) => Number(ns) / 1e9;
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const round3 = (v, digits = 3) => (v === null || v === undefined ? null : Number(v.toFixed(digits)));
-
-/** Runs a command to completion and returns its wall time in ns; a failure ends the bench with its output. */
-function timed(file, args, options = {}) {
-  const start = process.hrtime.bigint();
-  const result = spawnSync(file, args, { encoding: "utf8", maxBuffer: 64 * MiB, ...options });
-  const elapsed = process.hrtime.bigint() - start;
-  if (result.error) throw result.error;
-  if (result.status !== 0) {
-    throw new Error(
-      `${[file, ...args].join(" ")} exited with ${result.status}:\n${result.stdout}${result.stderr}`,
-    );
-  }
-  return { elapsed, stdout: result.stdout };
-}
-
-/** Wall time of a command followed by `sync`: its bytes are on disk when the clock stops. */
-function timedWithSync(file, args, options) {
-  const run = timed(file, args, options);
-  const sync = timed("sync", []);
-  return { s: seconds(run.elapsed + sync.elapsed), stdout: run.stdout };
-}
-
 let coldCache = true;
-/**
- * Flushes (untimed, so no phase pays for another's dirty pages), then empties the page cache so reads come
- * from the disk. Dropping needs root and a writable /proc/sys; without it the run is warm, and says so.
- */
+/** Flushes and, if this process may, empties the page cache; one failure to empty it makes the run warm. */
 function dropCaches() {
-  execFileSync("sync");
-  try {
-    writeFileSync("/proc/sys/vm/drop_caches", "3");
-  } catch {
-    coldCache = false;
-  }
+  if (!dropPageCache()) coldCache = false;
 }
 
 /** The absolute path of an executable on PATH, or null. */
@@ -181,27 +140,9 @@ function writeVersions(v1Path, v2Path) {
   return { sha1: h1.digest("hex"), sha2: h2.digest("hex"), regions, changed: REGIONS * regionLength };
 }
 
-async function sha256File(path) {
-  const hash = createHash("sha256");
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(piece);
-  return hash.digest("hex");
-}
-
 /** `du -sb`: apparent bytes of everything under `path`, folders included, as the user would measure it. */
 function duBytes(path) {
   return Number(execFileSync("du", ["-sb", path], { encoding: "utf8" }).split(/\s/)[0]);
-}
-
-function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? "").length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === 0 ? String(c ?? "").padEnd(widths[i]) : String(c ?? "").padStart(widths[i])))
-        .join("   ")
-        .trimEnd(),
-    )
-    .join("\n");
 }
 
 function versionOf(name, path) {
@@ -244,26 +185,8 @@ async function main() {
     else skipped.push(name);
   }
 
-  const parent = process.env.BENCH_DIR || tmpdir();
-  const free = (() => {
-    const s = statfsSync(parent);
-    return s.bavail * s.bsize;
-  })();
   // Both versions, one store at a time (~1.1 × for two versions), one copy or pulled file: ~4.2×.
-  if (free < 4.5 * SIZE) {
-    throw new Error(
-      `${parent} has ${(free / MiB).toFixed(0)} MiB free; a ${SIZE_MIB} MiB bench needs about ` +
-        `${Math.ceil(4.5 * SIZE_MIB)} MiB (set BENCH_DIR or a smaller BENCH_SIZE_MB)`,
-    );
-  }
-  const dir = mkdtempSync(join(parent, "cairn-bench-store-"));
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  const onSignal = (signal) => {
-    cleanup();
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const { dir, cleanup } = benchFolder("cairn-bench-store-", SIZE_MIB, 4.5);
 
   try {
     // Only what the bench sets: a store, repository or password in the caller's shell must not be used.

@@ -9,11 +9,16 @@ import { registerAlias, registerRollback } from "./commands/alias.js";
 import { registerNotes, registerTag } from "./commands/annotate.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerInit } from "./commands/init.js";
+import { registerLineage } from "./commands/lineage.js";
 import { registerList } from "./commands/list.js";
 import { registerLog } from "./commands/log.js";
 import { registerFsck, registerGc, registerStats, registerVerify } from "./commands/maintenance.js";
+import { registerMetrics } from "./commands/metrics.js";
+import { registerPromote } from "./commands/promote.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerRun } from "./commands/run.js";
+import { registerSearch } from "./commands/search.js";
 import { registerServe } from "./commands/serve.js";
 import { registerShow } from "./commands/show.js";
 import { registerToken } from "./commands/token.js";
@@ -36,13 +41,16 @@ export function buildProgram(): Command {
       "cairn — a model registry: versions, aliases, lineage and deduplicated storage for ML models",
     )
     .version(cliVersion(), "-V, --version")
+    .option("--url <url>", "talk to a `cairn serve` server instead of the local store (default: $CAIRN_URL)")
+    .option("--token <token>", "the bearer token for --url (default: $CAIRN_TOKEN)")
     .showSuggestionAfterError()
     // Program options only before the subcommand, so `push --version 1.2.0` is push's own option.
     .enablePositionalOptions()
     .addHelpText(
       "after",
       `
-The store: the nearest .cairn/ folder above the working folder (like git), or $CAIRN_HOME.
+The store: the nearest .cairn/ folder above the working folder (like git), or $CAIRN_HOME; with --url or
+$CAIRN_URL, a shared registry run by \`cairn serve\` (every command then goes through its API).
 Refs: name@1.2.0, name@production, name@latest, name@^1.2, name#3.
 
 Examples:
@@ -70,6 +78,11 @@ Examples:
   registerFsck(program);
   registerServe(program);
   registerToken(program);
+  registerRun(program);
+  registerPromote(program);
+  registerMetrics(program);
+  registerSearch(program);
+  registerLineage(program);
   // Usage errors surface through the catch in main(), where they get the same shape as every other error.
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ outputError: () => {} });

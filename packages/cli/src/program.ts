@@ -29,7 +29,11 @@ export function withContext<A extends unknown[]>(
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const options = command.opts<{ json?: boolean }>();
-    await body(createContext(options.json === true), ...(args.slice(0, -1) as A));
+    const options = command.optsWithGlobals<{ json?: boolean; url?: string; token?: string }>();
+    const globals = {
+      ...(options.url !== undefined ? { url: options.url } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    };
+    await body(createContext(options.json === true, process.cwd(), globals), ...(args.slice(0, -1) as A));
   };
 }

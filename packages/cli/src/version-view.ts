@@ -1,18 +1,17 @@
 /**
  * @module How a version looks to a user: the text `show` prints (its JSON shape, `viewVersion`, is core's).
  */
-import { type Version, viewVersion } from "@cairn/core";
+import type { VersionView } from "@cairn/core";
 import { formatBytes, formatNumber, formatTime } from "./output.js";
 
 // The JSON shape lives in core, so the server answers with exactly what `show --json` prints.
 export { type VersionView, viewVersion } from "@cairn/core";
 
-export function renderVersion(v: Version): string[] {
-  const view = viewVersion(v);
+export function renderVersion(v: VersionView): string[] {
   const lines = [
-    `${v.artifact}@${v.version}  (#${v.seq}, ${v.type})`,
+    `${v.name}@${v.version}  (#${v.seq}, ${v.type})`,
     `created   ${formatTime(v.createdAt)} by ${v.createdBy}`,
-    `size      ${formatBytes(view.size)} in ${v.files.length} file${v.files.length === 1 ? "" : "s"}`,
+    `size      ${formatBytes(v.size)} in ${v.files.length} file${v.files.length === 1 ? "" : "s"}`,
   ];
   if (v.aliases.length > 0) lines.push(`aliases   ${v.aliases.join(", ")}`);
   if (v.code) {

@@ -26,6 +26,9 @@ describe("help", () => {
       "tag",
       "notes",
       "log",
+      "run",
+      "promote",
+      "metrics",
     ]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
@@ -69,6 +72,18 @@ describe("help", () => {
     ["tag", ["<ref>", "[pairs...]", "--rm", "--json"]],
     ["notes", ["<ref>", "--message", "--notes", "--json"]],
     ["log", ["[name]", "--limit", "--json"]],
+    ["run", ["start", "log", "artifact", "end", "show", "list"]],
+    [
+      "run start",
+      ["--experiment", "--name", "--data", "--param", "--params", "--tag", "--command", "--json"],
+    ],
+    ["run log", ["<run>", "--metric", "--step", "--param", "--tag", "--json"]],
+    ["run artifact", ["<run>", "<path...>", "--json"]],
+    ["run end", ["<run>", "--status", "--json"]],
+    ["run show", ["<run>", "--json"]],
+    ["run list", ["--experiment", "--status", "--limit", "--json"]],
+    ["promote", ["<run>", "<name>", "[path...]", "--version", "--bump", "--alias", "--json"]],
+    ["metrics", ["<target>", "[key]", "--csv", "--json"]],
   ])("cairn %s --help describes its arguments, with examples", async (command, mentions) => {
     const words = command.split(" ");
     const result = await s.run([...words, "--help"]);

@@ -58,6 +58,26 @@ export {
   unauthorized,
 } from "./errors.js";
 export { DEFAULT_REWRITE_BELOW, liveSessions, type PackPlan, planPacks, SESSION_TIMEOUT_MS } from "./gc.js";
+export * from "./lineage/index.js";
+export {
+  alignCurves,
+  type CurveStep,
+  canonicalJson,
+  checkMetricKey,
+  checkMetricPoints,
+  decodeHistoryCursor,
+  encodeHistoryCursor,
+  formatMetric,
+  type JsonMetric,
+  lastPoints,
+  MAX_BATCH_POINTS,
+  type MetricPointInput,
+  type MetricSeries,
+  metricFromJson,
+  metricToJson,
+  pointsFromSeries,
+  seriesFromPoints,
+} from "./metrics.js";
 export {
   checkAliasName,
   checkArtifactName,
@@ -69,11 +89,31 @@ export {
   parseScalar,
   RESERVED_ALIASES,
 } from "./names.js";
-export { normaliseFilePath } from "./paths.js";
+export { normaliseFilePath, pullTargetPath } from "./paths.js";
 export type * from "./ports/index.js";
 export { exactRef, parseRef, type Ref, type RefSelector, resolveRef } from "./refs.js";
 export { type PublishInput, Registry, type RegistryOptions } from "./registry.js";
+export {
+  checkExperimentName,
+  checkRunId,
+  checkRunStatus,
+  DEFAULT_EXPERIMENT,
+  diffRuns,
+  MAX_HISTORY_PAGE,
+  newRunId,
+  type PromoteInput,
+  type RunLog,
+  RunTracker,
+  type RunTrackerOptions,
+  type RunView,
+  runFromView,
+  type StartRunInput,
+  trackingOf,
+  viewRun,
+} from "./runs.js";
+export * from "./search/index.js";
 export * from "./types.js";
+export { type DamagedFileView, type VerifyView, verifyVersion, viewStoreVerify } from "./verify.js";
 export {
   BUMPS,
   type Bump,
@@ -86,6 +126,7 @@ export {
 } from "./versions.js";
 export {
   type ArtifactStatsView,
+  type GcReport,
   type StatsView,
   type VersionView,
   viewStats,

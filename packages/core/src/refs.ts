@@ -53,12 +53,22 @@ export function exactRef(artifact: string, version: string): string {
   return `${artifact}@${version}`;
 }
 
+const noArtifact = (name: string) => notFound(`no artifact named ${name}`, { hint: "see `cairn list`" });
+const noAlias = (name: string, alias: string) =>
+  notFound(`${name} has no alias ${alias}`, { hint: `see \`cairn list ${name}\`` });
+
 /** Finds the version a ref names, or throws NOT_FOUND saying which part was missing. */
 export async function resolveRef(meta: MetadataStore, refOrText: Ref | string): Promise<Version> {
   const ref = typeof refOrText === "string" ? parseRef(refOrText) : refOrText;
-  const artifact = await meta.getArtifact(ref.name);
-  if (!artifact) throw notFound(`no artifact named ${ref.name}`, { hint: "see `cairn list`" });
   const sel = ref.selector;
+  if (sel.kind === "alias" && meta.resolveAlias) {
+    const found = await meta.resolveAlias(ref.name, sel.alias);
+    if (found === "no-artifact") throw noArtifact(ref.name);
+    if (found === "no-alias") throw noAlias(ref.name, sel.alias);
+    return found;
+  }
+  const artifact = await meta.getArtifact(ref.name);
+  if (!artifact) throw noArtifact(ref.name);
   let version: Version | null = null;
   switch (sel.kind) {
     case "version":
@@ -69,8 +79,7 @@ export async function resolveRef(meta: MetadataStore, refOrText: Ref | string): 
       break;
     case "alias": {
       const alias = await meta.getAlias(ref.name, sel.alias);
-      if (!alias)
-        throw notFound(`${ref.name} has no alias ${sel.alias}`, { hint: `see \`cairn list ${ref.name}\`` });
+      if (!alias) throw noAlias(ref.name, sel.alias);
       version = await meta.getVersion(ref.name, alias.version);
       break;
     }

@@ -177,7 +177,8 @@ export class Registry {
     }
   }
 
-  private async checkFiles(files: FileEntry[]): Promise<FileEntry[]> {
+  /** Checks a file list (paths normalised, content present in the store), sorted by path. */
+  async checkFiles(files: FileEntry[]): Promise<FileEntry[]> {
     if (files.length === 0) throw invalid("a version needs at least one file");
     const seen = new Set<string>();
     const checked: FileEntry[] = [];

@@ -124,3 +124,56 @@ export interface ApiToken {
   createdAt: string;
   createdBy: string;
 }
+
+// ── experiment tracking ─────────────────────────────────────────────────────────────────────────────────────
+
+export const RUN_STATUSES = ["running", "finished", "failed", "killed"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One logged value of a metric. NaN and ±Infinity are kept as they are (a diverged run is worth seeing). */
+export interface MetricPoint {
+  key: string;
+  value: number;
+  step: number;
+  /** Milliseconds since the Unix epoch, when the value was measured. */
+  timestamp: number;
+}
+
+/** A tracking run: one training or evaluation attempt, with what went in and what came out. */
+export interface Run {
+  /** Short, unique and time-ordered (ids sort by start time): see `newRunId`. */
+  id: string;
+  experiment: string;
+  name: string;
+  status: RunStatus;
+  startTime: string;
+  /** Null while running. */
+  endTime: string | null;
+  createdBy: string;
+  /** Write-once per key. */
+  params: JsonObject;
+  /** The last value of each metric (highest step; the latest logged on a tie). */
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  /** Exact refs (`name@version`) of the dataset versions it read, resolved when it started. */
+  data: string[];
+  /** Files logged by the run, stored in the content store like a version's files. */
+  artifacts: FileEntry[];
+  code: CodeInfo | null;
+  /** Runtime versions and `lockFiles`: lock file name → sha256 of its content in the content store. */
+  environment: JsonObject | null;
+  /** The command that ran it, when recorded. */
+  command: string | null;
+  /** Versions made from it (`name@version`), oldest first. */
+  outputs: string[];
+}
+
+export interface RunSummary {
+  id: string;
+  experiment: string;
+  name: string;
+  status: RunStatus;
+  startTime: string;
+  endTime: string | null;
+  metrics: Record<string, number>;
+}

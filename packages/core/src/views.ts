@@ -76,3 +76,19 @@ export function viewStats(rows: readonly StorageStats[], packBytes: number): Sta
     overall: overall ? { ...overall, packBytes, dedupRatio: dedupRatio(overall) } : null,
   };
 }
+
+/** What a garbage collection removed (or, with dryRun, would remove): what `cairn gc` prints, here or remote. */
+export interface GcReport {
+  dryRun: boolean;
+  /** Pushes in flight, whose chunks were kept. */
+  liveSessions: number;
+  contentsRemoved: number;
+  chunksRemoved: number;
+  packsRemoved: number;
+  packsRewritten: number;
+  orphanPacksRemoved: number;
+  /** Bytes of pack objects freed (or that would be, with dryRun). */
+  bytesReclaimed: number;
+  packBytesBefore: number;
+  packBytesAfter: number;
+}

@@ -21,13 +21,14 @@ describe("roles", () => {
     expect(actions.filter((a) => may("reader", a))).toEqual(["read"]);
   });
 
-  it("writers push, tag, write notes and move unprotected aliases, and no more", () => {
+  it("writers push, tag, write notes, move unprotected aliases and track runs, and no more", () => {
     expect(actions.filter((a) => may("writer", a))).toEqual([
       "read",
       "version.push",
       "version.tag",
       "version.notes",
       "alias.move",
+      "run.write",
     ]);
     expect(may("writer", "alias.move", true)).toBe(false);
   });

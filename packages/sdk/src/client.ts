@@ -3,19 +3,42 @@
  * and their history, rollback, tags, notes, audit, stats, tokens — plus `push` and `pull`, which move file
  * bytes as deduplicated chunks. Every failure is a CairnError carrying the server's code.
  */
-import type { Alias, AliasEvent, ApiToken, AuditEvent, Role, StatsView, VersionDiff } from "@cairn/core";
+import type {
+  Alias,
+  AliasEvent,
+  ApiToken,
+  AuditEvent,
+  LineageDirection,
+  LineageGraph,
+  Role,
+  SearchKind,
+  SearchPage,
+  StatsView,
+  VersionDiff,
+} from "@cairn/core";
 import type { ChunkFile } from "./chunk-file.js";
 import { Http, segment } from "./http.js";
 import { type PullOptions, type PullResult, pull } from "./pull.js";
 import { type PushOptions, type PushResult, push, type TransferSettings } from "./push.js";
 import {
+  type PromoteRunOptions,
+  type Run,
+  RunApi,
+  type RunListOptions,
+  type RunSummary,
+  type RunView,
+  type StartRunOptions,
+} from "./runs.js";
+import {
   type ArtifactDetail,
   type ArtifactSummary,
   type CreatedToken,
+  type GcReport,
   type Page,
   type PageOptions,
   reviveDiff,
   reviveVersion,
+  type VerifyView,
   type VersionSummary,
   type VersionView,
 } from "./types.js";
@@ -27,7 +50,7 @@ export interface CairnClientOptions {
   token?: string;
   /** Cuts files into chunks for `push` (default: the SDK's portable chunker). */
   chunker?: ChunkFile;
-  /** Bytes of chunks per pack upload (default 64 MiB). */
+  /** Bytes of chunks per pack upload (default 32 MiB: two are on the wire at once, and a third fills). */
   packBytes?: number;
   /** Tries after the first for a transfer request that got no answer or a 5xx (default 5). */
   retries?: number;
@@ -39,6 +62,8 @@ export class CairnClient {
   private readonly http: Http;
   private readonly chunker: ChunkFile | undefined;
   private readonly transfer: TransferSettings;
+  /** The run routes; `startRun` and the methods below are shortcuts to it. */
+  readonly runs: RunApi;
 
   constructor(options: CairnClientOptions = {}) {
     const url = options.url ?? process.env["CAIRN_URL"];
@@ -46,9 +71,10 @@ export class CairnClient {
     this.http = new Http(url, options.token ?? process.env["CAIRN_TOKEN"]);
     this.chunker = options.chunker;
     this.transfer = {
-      packBytes: options.packBytes ?? 64 * 1024 * 1024,
+      packBytes: options.packBytes ?? 32 * 1024 * 1024,
       retries: options.retries ?? 5,
     };
+    this.runs = new RunApi(this.http, this.transfer, this.chunker);
   }
 
   /** The server's base URL, normalised. */
@@ -181,8 +207,46 @@ export class CairnClient {
     return this.http.json("GET", "/audit", { query: { artifact: options.artifact, ...pageQuery(options) } });
   }
 
+  /**
+   * Versions (or runs, with `kind: "runs"`) matching a filter such as
+   * `metrics.accuracy > 0.9 and tags.team = 'nlp' order by metrics.f1 desc`; pass `nextCursor` for the next page.
+   */
+  search(
+    query: string,
+    options: { kind?: SearchKind; limit?: number; cursor?: string } = {},
+  ): Promise<SearchPage> {
+    return this.http.json("GET", "/search", {
+      query: { q: query, kind: options.kind, limit: options.limit, cursor: options.cursor },
+    });
+  }
+
+  /** The lineage graph around a version ref or a run id: up (made from), down (made from it) or both. */
+  lineage(
+    ref: string,
+    options: { direction?: LineageDirection; depth?: number } = {},
+  ): Promise<LineageGraph> {
+    return this.http.json("GET", "/lineage", {
+      query: { ref, direction: options.direction, depth: options.depth },
+    });
+  }
+
   stats(options: { artifact?: string } = {}): Promise<StatsView> {
     return this.http.json("GET", "/stats", { query: { artifact: options.artifact } });
+  }
+
+  /** Garbage collection of the server's store (admin); safe while pushes run. */
+  gc(options: { dryRun?: boolean } = {}): Promise<GcReport> {
+    return this.http.json("POST", "/maintenance/gc", { json: { dryRun: options.dryRun === true } });
+  }
+
+  /**
+   * Re-reads the server's stored data and checks every hash (admin): one version's files (`ref`), or every
+   * pack of the store. Damage is the answer's `ok: false` and `damaged` list, not an error.
+   */
+  verify(options: { ref?: string } = {}): Promise<VerifyView> {
+    return this.http.json("POST", "/maintenance/verify", {
+      json: options.ref !== undefined ? { ref: options.ref } : {},
+    });
   }
 
   async listTokens(): Promise<ApiToken[]> {
@@ -200,6 +264,37 @@ export class CairnClient {
   async health(): Promise<{ status: "ok" }> {
     const response = await fetch(`${this.http.base}/healthz`);
     return (await response.json()) as { status: "ok" };
+  }
+
+  // ---- experiment tracking -------------------------------------------------------------------------------
+
+  /** Starts a run and returns a handle to log to it: `await run.logMetrics({loss: 0.3}, step)`. */
+  startRun(options: StartRunOptions = {}): Promise<Run> {
+    return this.runs.start(options);
+  }
+
+  /** A handle on an existing run, by id. */
+  run(id: string): Run {
+    return this.runs.handle(id);
+  }
+
+  getRun(id: string): Promise<RunView> {
+    return this.runs.get(id);
+  }
+
+  /** Runs, newest first. */
+  listRuns(options: RunListOptions = {}): Promise<Page<RunSummary>> {
+    return this.runs.list(options);
+  }
+
+  /** One page of a metric's points in step order; `runs.allHistory` walks every page. */
+  metricHistory(id: string, key: string, page?: PageOptions) {
+    return this.runs.history(id, key, page);
+  }
+
+  /** Makes a model version from a run (its logged artifacts, or `files`), inheriting its params, metrics, data, code. */
+  promoteRun(id: string, options: PromoteRunOptions): Promise<VersionView> {
+    return this.runs.promote(id, options);
   }
 
   // ---- file bytes -----------------------------------------------------------------------------------------

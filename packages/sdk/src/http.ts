@@ -12,7 +12,8 @@ export interface RequestOptions {
   query?: Query;
   /** A JSON body (serialised here) or raw bytes. */
   json?: unknown;
-  body?: Uint8Array;
+  /** Raw bytes, or a stream of them (sent as it is read: large uploads need not be joined in memory). */
+  body?: Uint8Array | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -53,7 +54,7 @@ export class Http {
     const url = this.url(path, options.query);
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
     if (this.token !== undefined) headers["authorization"] = `Bearer ${this.token}`;
-    let body: string | Uint8Array | undefined = options.body;
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined = options.body;
     if (options.json !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(options.json, nonFiniteAsString);
@@ -64,6 +65,8 @@ export class Http {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
+        // Node's fetch sends a stream body only when told the request goes out before the answer comes back.
+        ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {

@@ -11,6 +11,18 @@ export { allPages, CairnClient, type CairnClientOptions } from "./client.js";
 export { RemoteError } from "./errors.js";
 export type { PullOptions, PullProgress, PullResult } from "./pull.js";
 export type { PushFile, PushOptions, PushProgress, PushResult } from "./push.js";
+export {
+  MetricLogger,
+  type MetricLoggerOptions,
+  type PromoteRunOptions,
+  Run,
+  RunApi,
+  type RunListOptions,
+  type RunStatus,
+  type RunSummary,
+  type RunView,
+  type StartRunOptions,
+} from "./runs.js";
 export type {
   Alias,
   AliasEvent,
@@ -19,11 +31,13 @@ export type {
   ArtifactSummary,
   AuditEvent,
   CreatedToken,
+  GcReport,
   Page,
   PageOptions,
   Role,
   StatsView,
   UploadSessionView,
+  VerifyView,
   VersionDiff,
   VersionSummary,
   VersionView,

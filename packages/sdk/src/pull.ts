@@ -5,16 +5,16 @@
  * path — through `..` or a symlink — lands outside the folder.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmod, type FileHandle, lstat, mkdir, open, realpath, rename, rm } from "node:fs/promises";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { chmod, type FileHandle, mkdir, open, realpath, rename, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import {
   type ChunkRef,
   createPortableChunkHasher,
   FrameReader,
   integrity,
-  invalid,
   isCairnError,
   normaliseFilePath,
+  pullTargetPath,
   TRANSFER_LIMITS,
   type VersionView,
 } from "@cairn/core";
@@ -54,27 +54,6 @@ export interface PullResult {
 const FETCH_BYTES = 64 * 1024 * 1024;
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const STAT_PARALLEL = 64;
-
-const escapes = (root: string, target: string): boolean => {
-  const rel = relative(root, target);
-  return rel === ".." || rel.startsWith(`..${sep}`) || resolve(root, rel) !== target;
-};
-
-/** Where a version's path lands under `root`; refuses anything that would escape it, symlinks included. */
-export async function targetPath(root: string, realRoot: string, stored: string): Promise<string> {
-  const path = normaliseFilePath(stored);
-  const target = resolve(root, ...path.split("/"));
-  if (escapes(root, target)) throw invalid(`refusing to write ${stored}: it would land outside ${root}`);
-  await mkdir(dirname(target), { recursive: true });
-  // A symlinked folder inside the folder could still lead out of it: check where the parent really is.
-  const realParent = await realpath(dirname(target));
-  if (escapes(realRoot, realParent))
-    throw invalid(`refusing to write ${stored}: a symlink leads outside ${root}`);
-  const existing = await lstat(target).catch(() => null);
-  if (existing?.isSymbolicLink()) throw invalid(`refusing to write ${stored}: it is a symlink in ${root}`);
-  if (existing?.isDirectory()) throw invalid(`cannot write ${stored}: a folder is in the way`);
-  return target;
-}
 
 /** Writes pieces to a file in large writes. */
 class BufferedFile {
@@ -268,7 +247,7 @@ export async function pull(
   let done = 0;
   for (const file of version.files) {
     const label = `${version.name}@${version.version}: ${file.path}`;
-    const target = await targetPath(root, realRoot, file.path);
+    const target = await pullTargetPath(root, realRoot, file.path);
     const temp = join(dirname(target), `.${randomBytes(6).toString("hex")}.cairn-partial`);
     let written = 0;
     const onBytes = (n: number) => {

@@ -60,16 +60,16 @@ export interface PushResult {
 }
 
 export interface TransferSettings {
-  /** Bytes of chunks per pack upload (default 64 MiB). */
+  /** Bytes of chunks per pack upload (default 32 MiB). */
   packBytes: number;
   /** Tries after the first for a request that got no answer or a 5xx (default 5). */
   retries: number;
 }
 
 // Chunk names are asked about once this many chunks or bytes wait, so a question's chunks stay in memory
-// only briefly.
+// only briefly. One question is out while the next fills, so chunking does not wait for each answer.
 const QUESTION_CHUNKS = 1024;
-const QUESTION_BYTES = 32 * 1024 * 1024;
+const QUESTION_BYTES = 16 * 1024 * 1024;
 const READ_PIECE = 1024 * 1024;
 const HEARTBEAT_MS = 20_000;
 
@@ -134,16 +134,40 @@ async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
   return prepared;
 }
 
-/** Frames chunks into one pack body. */
-function packBody(chunks: readonly NamedChunk[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (const chunk of chunks) parts.push(frameHeader(chunk.hash, chunk.data.byteLength), chunk.data);
-  return Buffer.concat(parts);
+/**
+ * Frames chunks into one pack body, streamed: the chunks are the body (no pack-sized copy of them is made), and a
+ * retry streams them again.
+ */
+function packBody(chunks: readonly NamedChunk[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  let header = true;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks[next];
+      if (!chunk) return controller.close();
+      if (header) controller.enqueue(frameHeader(chunk.hash, chunk.data.byteLength));
+      else {
+        controller.enqueue(chunk.data);
+        next++;
+      }
+      header = !header;
+    },
+  });
 }
+
+const framedBytes = (chunks: readonly NamedChunk[]): number =>
+  chunks.reduce((sum, c) => sum + frameHeader(c.hash, c.data.byteLength).byteLength + c.data.byteLength, 0);
+
+/**
+ * Packs on the wire at once. Two keep the server busy: it stores one while the next arrives, instead of
+ * idling through each answer's round trip. With the pack filling meanwhile, at most three packs' chunks are
+ * held in memory.
+ */
+const PACKS_IN_FLIGHT = 2;
 
 /**
  * Decides which chunks go up and sends them: each distinct chunk is asked about once; the missing ones fill a
- * pack, sent while the next fills (at most one pack on the wire).
+ * pack, sent while the next fills (at most PACKS_IN_FLIGHT packs on the wire).
  */
 class PackSender {
   private readonly offered = new Set<string>();
@@ -152,7 +176,9 @@ class PackSender {
   private pack: NamedChunk[] = [];
   private packBytes = 0;
   private packCount = 0;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The question out now; questions are answered one at a time, so packs keep the files' chunk order. */
+  private asking: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   sentChunks = 0;
   sentBytes = 0;
@@ -173,21 +199,38 @@ class PackSender {
     this.offered.add(chunk.hash);
     this.question.push(chunk);
     this.questionBytes += chunk.data.byteLength;
-    if (this.question.length >= QUESTION_CHUNKS || this.questionBytes >= QUESTION_BYTES) await this.ask();
+    if (this.question.length >= QUESTION_CHUNKS || this.questionBytes >= QUESTION_BYTES) await this.askNext();
   }
 
   /** Sends everything still waiting and waits for the last pack. */
   async finish(): Promise<void> {
-    await this.ask();
+    await this.askNext();
+    await this.asking;
+    this.rethrow();
     if (this.pack.length > 0) await this.ship();
-    await this.inFlight;
+    await Promise.all(this.inFlight);
+    this.rethrow();
+  }
+
+  /** Throws the first failure of a question or an upload that ran on its own. */
+  private rethrow(): void {
     if (this.failure) throw this.failure.error;
   }
 
-  private async ask(): Promise<void> {
+  /** Puts the waiting chunks' question out once the one before it is answered. */
+  private async askNext(): Promise<void> {
     const batch = this.question;
     this.question = [];
     this.questionBytes = 0;
+    await this.asking;
+    this.rethrow();
+    // Kept as a promise that never rejects, like an upload: its failure is thrown by the next caller.
+    this.asking = this.ask(batch).catch((error: unknown) => {
+      this.failure ??= { error };
+    });
+  }
+
+  private async ask(batch: NamedChunk[]): Promise<void> {
     if (batch.length === 0) return;
     const missing = await this.missing(batch.map((c) => c.hash));
     for (const chunk of batch) {
@@ -217,13 +260,16 @@ class PackSender {
     const chunks = this.pack;
     this.pack = [];
     this.packBytes = 0;
-    await this.inFlight;
-    if (this.failure) throw this.failure.error;
+    while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
+    this.rethrow();
     const n = ++this.packCount;
     // Kept as a promise that never rejects, so a failure waits to be thrown here, not as an unhandled one.
-    this.inFlight = this.upload(n, chunks).catch((error: unknown) => {
-      this.failure = { error };
-    });
+    const upload = this.upload(n, chunks)
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(upload));
+    this.inFlight.add(upload);
   }
 
   /**
@@ -235,7 +281,7 @@ class PackSender {
     for (let attempt = 0; ; attempt++) {
       const body = packBody(rest);
       try {
-        this.sentBytes += body.byteLength;
+        this.sentBytes += framedBytes(rest);
         await this.http.json("PUT", `${this.base}/packs/${n}`, {
           body,
           headers: { "content-type": CHUNK_FRAMES_TYPE },
@@ -269,6 +315,55 @@ export async function push(
 ): Promise<PushResult> {
   const { name, files: given, patch, onProgress, chunker = defaultChunker, ...publish } = options;
   if (typeof name !== "string" || name === "") throw invalid("push needs the artifact's name");
+  if (patch !== undefined && !publish.code)
+    throw invalid("a code patch needs the code it applies to (`code`)");
+  const sent = await uploadFiles(
+    http,
+    {
+      files: given,
+      chunker,
+      ...(patch !== undefined ? { patch } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    },
+    settings,
+    (upload, entries, patchSha) => {
+      const code = patchSha === null ? publish.code : { ...publish.code!, patch: patchSha };
+      // Not retried: a lost answer to a commit with `bump` could otherwise publish two versions.
+      return http.json<VersionView>("POST", `/artifacts/${segment(name)}/versions`, {
+        json: { ...publish, ...(code !== undefined ? { code } : {}), upload, files: entries },
+      });
+    },
+  );
+  return { ...sent.stats, version: reviveVersion(sent.result) };
+}
+
+/** A file as a commit names it: its content by sha256, its mode in octal. */
+export interface UploadedFile {
+  path: string;
+  size: number;
+  sha256: string;
+  mode: string;
+}
+
+export interface UploadOptions {
+  files: PushFile[];
+  patch?: Uint8Array;
+  onProgress?: (progress: PushProgress) => void;
+  chunker: ChunkFile;
+}
+
+/**
+ * Sends the chunks of `files` (and `patch`) the server lacks through one upload session, records each file as
+ * its chunks, then runs `commit` with the session id and the files, which records whatever refers to them
+ * (a version, a run's artifacts) and ends the session.
+ */
+export async function uploadFiles<T>(
+  http: Http,
+  options: UploadOptions,
+  settings: TransferSettings,
+  commit: (upload: string, files: UploadedFile[], patch: string | null) => Promise<T>,
+): Promise<{ result: T; stats: Omit<PushResult, "version"> }> {
+  const { files: given, patch, onProgress, chunker } = options;
   const files = await prepare(given);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   let bytesRead = 0;
@@ -296,7 +391,7 @@ export async function push(
       if (!contents.has(content.sha256)) contents.set(content.sha256, content);
       return content;
     };
-    const entries = [];
+    const entries: UploadedFile[] = [];
     for (const file of files) {
       const content = await chunkOne(file.open());
       entries.push({
@@ -306,27 +401,22 @@ export async function push(
         mode: file.mode.toString(8).padStart(4, "0"),
       });
     }
-    let code = publish.code;
-    if (patch !== undefined) {
-      if (!code) throw invalid("a code patch needs the code it applies to (`code`)");
-      code = { ...code, patch: (await chunkOne(inPieces(patch))).sha256 };
-    }
+    const patchSha = patch === undefined ? null : (await chunkOne(inPieces(patch))).sha256;
     await sender.finish();
     // Only now are all chunks on the server: record each file as its chunks (the server checks them).
     for (const content of contents.values()) {
       await withRetries(settings.retries, () => http.json("POST", `${base}/contents`, { json: content }));
     }
-    // Not retried: a lost answer to a commit with `bump` could otherwise publish two versions.
-    const version = await http.json<VersionView>("POST", `/artifacts/${segment(name)}/versions`, {
-      json: { ...publish, ...(code !== undefined ? { code } : {}), upload: session.id, files: entries },
-    });
+    const result = await commit(session.id, entries, patchSha);
     return {
-      version: reviveVersion(version),
-      files: files.length,
-      bytes: totalBytes,
-      chunks: sender.chunks,
-      sentChunks: sender.sentChunks,
-      sentBytes: sender.sentBytes,
+      result,
+      stats: {
+        files: files.length,
+        bytes: totalBytes,
+        chunks: sender.chunks,
+        sentChunks: sender.sentChunks,
+        sentBytes: sender.sentBytes,
+      },
     };
   } catch (error) {
     // Refused: release the session's claims at once rather than when it expires. Cut off: leave it to expire,

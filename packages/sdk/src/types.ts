@@ -2,14 +2,16 @@
  * @module The shapes the API answers with: core's own types (a version as `cairn show --json` prints it, alias
  * events, audit events, statistics), plus pages. Metrics come back as numbers, NaN and ±Infinity included.
  */
-import type {
-  Alias,
-  ApiToken,
-  ArtifactSummary,
-  MetricDelta,
-  VersionDiff,
-  VersionSummary,
-  VersionView,
+import {
+  type Alias,
+  type ApiToken,
+  type ArtifactSummary,
+  type JsonMetric,
+  type MetricDelta,
+  metricFromJson,
+  type VersionDiff,
+  type VersionSummary,
+  type VersionView,
 } from "@cairn/core";
 
 export type {
@@ -18,8 +20,10 @@ export type {
   ApiToken,
   ArtifactSummary,
   AuditEvent,
+  GcReport,
   Role,
   StatsView,
+  VerifyView,
   VersionDiff,
   VersionSummary,
   VersionView,
@@ -54,14 +58,8 @@ export interface UploadSessionView {
   idleSeconds: number;
 }
 
-const NON_FINITE: Record<string, number> = {
-  NaN: Number.NaN,
-  Infinity: Number.POSITIVE_INFINITY,
-  "-Infinity": Number.NEGATIVE_INFINITY,
-};
-
-const metric = (value: unknown): number =>
-  typeof value === "string" && value in NON_FINITE ? NON_FINITE[value]! : (value as number);
+// Non-finite values arrive as core's JSON encoding ("NaN", "Infinity", "-Infinity").
+const metric = (value: unknown): number => metricFromJson(value as JsonMetric);
 const nullableMetric = (value: unknown): number | null => (value === null ? null : metric(value));
 
 function reviveMetrics(metrics: Record<string, unknown>): Record<string, number> {

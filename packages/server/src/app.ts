@@ -15,17 +15,24 @@ import Fastify, {
   type RawServerDefault,
 } from "fastify";
 import { type AuthMode, makeGate } from "./auth.js";
-import { formatSchemaErrors, makeErrorHandler, notFoundHandler } from "./errors.js";
+import { answerClientError, formatSchemaErrors, makeErrorHandler, notFoundHandler } from "./errors.js";
+import { InFlight } from "./in-flight.js";
 import { MAX_JSON_DEPTH, useDepthCheckedJson } from "./json-body.js";
+import { serialize } from "./json-reply.js";
 import { Metrics } from "./metrics.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
+import { OneLinePerRequest } from "./request-log.js";
 import { aliasRoutes } from "./routes/aliases.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { auditRoutes } from "./routes/audit.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes, openApiRoute } from "./routes/health.js";
+import { lineageRoutes } from "./routes/lineage.js";
+import { maintenanceRoutes } from "./routes/maintenance.js";
 import { metricsRoute } from "./routes/metrics.js";
+import { runRoutes } from "./routes/runs.js";
+import { searchRoutes } from "./routes/search.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { transferRoutes } from "./routes/transfer.js";
 import { type ServerStore, Services } from "./services.js";
@@ -68,11 +75,6 @@ export type CairnApp = FastifyInstance<
 // Accept a caller's request id (from a proxy) only when it is short and plain, so it is safe in logs.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** JSON cannot carry NaN or ±Infinity: written as "NaN", "Infinity", "-Infinity", as the CLI's --json does. */
-const nonFiniteAsString = (_key: string, value: unknown): unknown =>
-  typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
-const serialize = (payload: unknown): string => JSON.stringify(payload, nonFiniteAsString);
-
 export function buildApp(options: BuildAppOptions): CairnApp {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const errorHandler = makeErrorHandler(bodyLimit);
@@ -90,18 +92,31 @@ export function buildApp(options: BuildAppOptions): CairnApp {
     // Malformed URLs and over-long parameters are refused by the router before any route runs: answer them
     // in the same error shape as everything else.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    // And what Node's HTTP parser refuses before Fastify sees a request.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, app.log),
     // While draining, a request that still arrives on an open keep-alive connection is served (with
     // `connection: close`) rather than refused with Fastify's own 503 body, which is not our error shape.
     return503OnClosing: false,
+    // One log line per request, when it is answered (request-log.ts).
+    logController: new OneLinePerRequest(),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   useDepthCheckedJson(app, options.maxJsonDepth ?? MAX_JSON_DEPTH);
 
   const given = options.store;
   const services = new Services(typeof given === "function" ? undefined : given);
+  // Closing waits for handlers still running, also ones whose client has gone, before the store closes: the
+  // app's own store here, a store it was handed by its caller once close() has resolved.
+  const inFlight = new InFlight();
+  inFlight.track(app);
   if (typeof given === "function") {
     app.addHook("onReady", () => services.open(given));
-    app.addHook("onClose", () => services.close());
+    app.addHook("onClose", async () => {
+      await inFlight.drained();
+      await services.close();
+    });
+  } else {
+    app.addHook("onClose", () => inFlight.drained());
   }
 
   // Responses are core's shapes already; the response schemas document them, and serialisation stays
@@ -141,6 +156,7 @@ export function buildApp(options: BuildAppOptions): CairnApp {
   });
   app.decorateRequest("actor", "");
   app.decorateRequest("role", "reader");
+  app.decorateRequest("storeMark", "");
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     await gate(request, reply);
@@ -177,6 +193,10 @@ export function buildApp(options: BuildAppOptions): CairnApp {
       api.register(auditRoutes, { services });
       api.register(tokenRoutes, { services });
       api.register(transferRoutes, { services });
+      api.register(runRoutes, { services });
+      api.register(searchRoutes, { services });
+      api.register(lineageRoutes, { services });
+      api.register(maintenanceRoutes, { services });
     },
     { prefix: API_PREFIX },
   );

@@ -16,6 +16,7 @@ import {
 import { hashToken } from "@cairn/storage";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { EdgeRefusal } from "./errors.js";
+import { KeptWhileUnchanged } from "./kept-while-unchanged.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { Services } from "./services.js";
 
@@ -75,6 +76,8 @@ export interface GateOptions {
 }
 
 export function makeGate({ services, mode, limiter }: GateOptions) {
+  // Asked by every request without a token; the answer changes only with a commit (a token created).
+  const hasTokens = new KeptWhileUnchanged<boolean>(() => services.store.meta);
   async function identify(request: FastifyRequest): Promise<Caller> {
     const byAddress = `ip:${request.ip}`;
     const refuse = (message: string, hint = TOKEN_HINT): Caller => ({
@@ -84,7 +87,7 @@ export function makeGate({ services, mode, limiter }: GateOptions) {
     });
     const header = request.headers.authorization;
     if (header === undefined || header === "") {
-      if (mode === "auto" && !(await services.store.meta.hasTokens())) {
+      if (mode === "auto" && !(await hasTokens.get(request, "", () => services.store.meta.hasTokens()))) {
         return { identity: { actor: ANONYMOUS_ACTOR, role: "admin" }, refusal: null, bucket: byAddress };
       }
       return refuse("this registry needs a bearer token");

@@ -4,8 +4,17 @@
  * Fastify become INVALID (or TOO_LARGE); anything else is logged and answered with a generic 500 that leaks
  * nothing about the server.
  */
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { type ErrorCode, httpStatusOf, isCairnError } from "@cairn/core";
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
+import type {
+  ConnectionError,
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaValidationError,
+} from "fastify";
 
 /** Which part of the request failed validation (Fastify's names; its type is not exported). */
 type SchemaErrorDataVar = "body" | "headers" | "params" | "querystring";
@@ -65,6 +74,14 @@ function isFastifyClientError(error: FastifyError): boolean {
   );
 }
 
+/** A client that hangs up mid-body surfaces as a stream error; it is the client's doing, not a server fault. */
+export function isCutShort(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || (error as Error)?.message === "aborted"
+  );
+}
+
 /** Decides the answer for an error; `internal` says whether it is a server fault worth an error log line. */
 export function toErrorAnswer(error: unknown, bodyLimit: number): Answer & { internal: boolean } {
   if (isCairnError(error)) {
@@ -79,6 +96,13 @@ export function toErrorAnswer(error: unknown, bodyLimit: number): Answer & { int
   if (fe?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
     return {
       ...answer(413, "TOO_LARGE", `the request body is larger than the limit of ${bodyLimit} bytes`),
+      internal: false,
+    };
+  }
+  // Nobody is left to read this answer, but it is the client's doing: logged as a refusal, not a fault.
+  if (isCutShort(error)) {
+    return {
+      ...answer(400, "INVALID", "the request was cut short before its body arrived"),
       internal: false,
     };
   }
@@ -100,6 +124,37 @@ export function makeErrorHandler(bodyLimit: number) {
     }
     return reply.status(status).type("application/json; charset=utf-8").send(body);
   };
+}
+
+/**
+ * Answers what Node's HTTP parser refuses before any route sees it (a malformed request line or header, broken
+ * chunked framing, conflicting lengths, headers over the size limit) in the same error shape, then closes the
+ * connection: after a framing error nothing more on it can be trusted.
+ */
+export function answerClientError(error: ConnectionError, socket: Socket, log: FastifyBaseLogger): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const { status, body } =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? answer(431, "TOO_LARGE", "the request's headers are larger than the server accepts")
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? answer(408, "INVALID", "the request did not arrive in time")
+        : answer(400, "INVALID", "the request is not valid HTTP");
+  log.info({ code: error.code, status }, "malformed request refused");
+  // Node's own rule: never write into a connection whose current answer has started (`_httpMessage` is the
+  // response Node's server attached to the socket; it is not in Node's types).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const text = JSON.stringify(body);
+    // An answer to HEAD has no body (a client would read it as the start of a next answer).
+    // (Node hands over the bytes it was parsing as a Buffer; Fastify's type says otherwise.)
+    const raw: unknown = error.rawPacket;
+    const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString("latin1") === "HEAD ";
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${head ? "" : text}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -7,5 +7,7 @@ export { EdgeRefusal, type ErrorAnswer, type HttpErrorCode, toErrorAnswer } from
 export { MAX_JSON_DEPTH } from "./json-body.js";
 export type { Page } from "./pagination.js";
 export { parseRateLimit, type RateLimit } from "./rate-limit.js";
+export { logDestination } from "./request-log.js";
+export * as runSchemas from "./routes/run-schemas.js";
 export * as schemas from "./schemas.js";
 export type { ServerStore } from "./services.js";

@@ -37,6 +37,7 @@ function num(value: number): string {
 export class Metrics {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
+  private readonly labelTexts = new Map<string, [string, string]>();
   private readonly startedAt = Date.now();
   // Wire bytes: headers and bodies as the sockets counted them, so the numbers hold for streamed bodies
   // (chunk uploads, file downloads) whose size no header announces.
@@ -58,9 +59,15 @@ export class Metrics {
 
   /** Records one answered request. `route` is the route's pattern, so label values stay few. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = labelText({ method, route, status: String(status) });
+    // The label texts of a (method, route, status) are made once: building them cost more than counting.
+    const seen = `${method} ${status} ${route}`;
+    let texts = this.labelTexts.get(seen);
+    if (texts === undefined) {
+      texts = [labelText({ method, route, status: String(status) }), labelText({ method, route })];
+      this.labelTexts.set(seen, texts);
+    }
+    const [key, histogramKey] = texts;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    const histogramKey = labelText({ method, route });
     let histogram = this.latency.get(histogramKey);
     if (histogram === undefined) {
       histogram = { labels: histogramKey, counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };

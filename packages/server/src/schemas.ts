@@ -22,7 +22,7 @@ export const MetricValue = Type.Union([
   Type.Literal("-Infinity"),
 ]);
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const AnyJson = Type.Unknown({ description: "any JSON value" });
 const JsonObject = Type.Record(Type.String(), AnyJson);
 const Timestamp = Type.String({ description: "ISO 8601 time, UTC" });

@@ -2,7 +2,17 @@
  * @module What every route gets: the open store and a Registry acting for the request's actor. Passed to the
  * route plugins explicitly, so the wiring stays in one place (app.ts).
  */
-import { type ChunkIndex, type ContentStore, invalid, type MetadataStore, Registry } from "@cairn/core";
+import {
+  type ChunkIndex,
+  type ContentStore,
+  invalid,
+  type MetadataStore,
+  Registry,
+  RunTracker,
+  type SearchStore,
+  type TrackingStore,
+  trackingOf,
+} from "@cairn/core";
 import type { FastifyRequest } from "fastify";
 
 /** The parts of a store the server uses; `openEmbeddedStore` returns one. */
@@ -10,6 +20,10 @@ export interface ServerStore {
   meta: MetadataStore;
   /** The content store; a chunk store also exposes its index, which `/stats` reads. */
   content: ContentStore & { readonly index?: ChunkIndex };
+  /** Runs and metrics; a store without it answers the run routes with INVALID. */
+  tracking?: TrackingStore;
+  /** Search over versions and runs; a store without it answers /search with INVALID. */
+  search?: SearchStore;
   close(): Promise<void>;
 }
 
@@ -55,6 +69,19 @@ export class Services {
       actor: request.actor,
       role: request.role,
     });
+  }
+
+  /** Experiment tracking for the request's actor and role. */
+  runs(request: FastifyRequest): RunTracker {
+    const store = this.store.tracking ?? trackingOf(this.store.meta);
+    return new RunTracker({ registry: this.registry(request), store });
+  }
+
+  /** The filter search; any role that can read may search. */
+  search(): SearchStore {
+    const search = this.store.search;
+    if (!search) throw invalid("this store cannot search");
+    return search;
   }
 
   chunkIndex(): ChunkIndex {

@@ -118,6 +118,22 @@ describe("cairn serve without tokens", () => {
     );
   });
 
+  it("enforces tokens from the very next request once another process creates the first one", async () => {
+    const served = serve("--port", "0");
+    const base = `http://127.0.0.1:${await port(served)}`;
+    // Asked twice while open, so that "no tokens" is the answer the server keeps.
+    expect((await fetch(`${base}${API}/artifacts`)).status).toBe(200);
+    expect((await fetch(`${base}${API}/artifacts`)).status).toBe(200);
+    const token = await issue("ops");
+    expect((await fetch(`${base}${API}/artifacts`)).status).toBe(401);
+    const withToken = await fetch(`${base}${API}/artifacts`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(withToken.status).toBe(200);
+    served.child.kill("SIGTERM");
+    expect(await served.exited).toBe(0);
+  });
+
   it("refuses a malformed --rate-limit as a usage error", async () => {
     const served = serve("--rate-limit", "lots", "--port", "0");
     expect(await served.exited).toBe(2);

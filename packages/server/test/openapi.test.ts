@@ -1,6 +1,7 @@
 import { schemas } from "@cairn/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API, buildFixture, type Fixture } from "./_fixture.js";
+import { appWithRoutes, type RegisteredRoute } from "./_routes.js";
 
 interface Operation {
   summary?: string;
@@ -16,8 +17,12 @@ type Doc = {
 
 let fx: Fixture;
 let doc: Doc;
+let registered: RegisteredRoute[];
 beforeAll(async () => {
   fx = await buildFixture();
+  const built = await appWithRoutes({ store: fx.store });
+  registered = built.routes;
+  await built.app.close();
   const res = await fx.app.inject({ method: "GET", url: `${API}/openapi.json` });
   expect(res.statusCode).toBe(200);
   expect(res.headers["content-type"]).toMatch(/^application\/json/);
@@ -27,38 +32,14 @@ afterAll(async () => {
   await fx?.close();
 });
 
-const ROUTES = [
-  "get /healthz",
-  `get ${API}/artifacts`,
-  `get ${API}/artifacts/{name}`,
-  `get ${API}/artifacts/{name}/versions`,
-  `get ${API}/artifacts/{name}/versions/{version}`,
-  `get ${API}/resolve/{ref}`,
-  `get ${API}/artifacts/{name}/versions/{version}/files/{*}`,
-  `get ${API}/diff`,
-  `get ${API}/artifacts/{name}/aliases`,
-  `put ${API}/artifacts/{name}/aliases/{alias}`,
-  `delete ${API}/artifacts/{name}/aliases/{alias}`,
-  `get ${API}/artifacts/{name}/aliases/history`,
-  `post ${API}/artifacts/{name}/aliases/{alias}/rollback`,
-  `patch ${API}/artifacts/{name}/versions/{version}/tags`,
-  `put ${API}/artifacts/{name}/versions/{version}/notes`,
-  `put ${API}/artifacts/{name}/aliases/{alias}/protection`,
-  `get ${API}/audit`,
-  `get ${API}/stats`,
-  `get ${API}/tokens`,
-  `post ${API}/tokens`,
-  `delete ${API}/tokens/{name}`,
-  `post ${API}/uploads`,
-  `post ${API}/uploads/{id}/heartbeat`,
-  `delete ${API}/uploads/{id}`,
-  `post ${API}/uploads/{id}/chunks/missing`,
-  `put ${API}/uploads/{id}/packs/{n}`,
-  `post ${API}/uploads/{id}/contents`,
-  `post ${API}/artifacts/{name}/versions`,
-  `get ${API}/contents/{sha256}/chunks`,
-  `post ${API}/chunks/fetch`,
-];
+/**
+ * Routes deliberately left out of the document: the document itself, and Prometheus' text-format /metrics.
+ * Any other route hidden from it fails the test below.
+ */
+const UNDOCUMENTED = [`GET ${API}/openapi.json`, "GET /metrics"];
+
+/** Fastify's `/artifacts/:name/files/*` as OpenAPI writes it: `/artifacts/{name}/files/{*}`. */
+const asOpenApiPath = (url: string): string => url.replace(/:([A-Za-z0-9_]+)/g, "{$1}").replace(/\*$/, "{*}");
 
 const operations = (): Array<[string, Operation]> =>
   Object.entries(doc.paths).flatMap(([path, methods]) =>
@@ -90,12 +71,20 @@ describe("the OpenAPI document", () => {
     expect(doc.info.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it("lists exactly the routes the server has (HEAD routes and the document itself left out)", () => {
+  it("lists exactly the routes Fastify has registered (HEAD routes, the document and /metrics left out)", () => {
+    const documented = registered
+      .filter((route) => !UNDOCUMENTED.includes(`${route.method} ${route.url}`))
+      .map((route) => `${route.method.toLowerCase()} ${asOpenApiPath(route.url)}`);
+    // A route hidden from the document (or one the document names that the server lacks) shows up here.
     expect(
       operations()
         .map(([key]) => key)
         .sort(),
-    ).toEqual([...ROUTES].sort());
+    ).toEqual(documented.sort());
+    expect(documented.length).toBeGreaterThan(20);
+    for (const undocumented of UNDOCUMENTED) {
+      expect(registered.map((r) => `${r.method} ${r.url}`)).toContain(undocumented);
+    }
   });
 
   it("describes every operation: a summary, a success answer, and the error shape", () => {

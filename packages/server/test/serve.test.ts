@@ -105,6 +105,47 @@ describe("cairn serve on a real socket", () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 
+  it("answers a resolve with what another process committed just before (no stale kept answer)", async () => {
+    const resolve = async (ref: string) => {
+      const res = await fetch(`${base}${API}/resolve/${encodeURIComponent(ref)}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as { version: string; aliases: string[]; tags: Record<string, string> };
+    };
+    // Each round: the answer is kept (asked twice), then `cairn` in its own process changes it, and the very
+    // next request must see the change.
+    for (const target of ["0.1.0", "0.2.0", "0.1.0", "0.2.0"]) {
+      await resolve("classifier@production");
+      await resolve("classifier@production");
+      await cliJson("alias", "set", "classifier", "production", target);
+      const now = await resolve("classifier@production");
+      expect(now.version).toBe(target);
+      expect(now).toEqual(await cliJson("show", "classifier@production"));
+    }
+    // What changes the kept answer need not be the alias: a tag on the version it names.
+    await cliJson("tag", "classifier@0.2.0", "reviewed=yes");
+    expect((await resolve("classifier@production")).tags["reviewed"]).toBe("yes");
+    // An alias removed by another process is gone on the next request, not answered from memory.
+    await cliJson("alias", "set", "classifier", "canary", "0.1.0");
+    expect((await resolve("classifier@canary")).version).toBe("0.1.0");
+    await cliJson("alias", "rm", "classifier", "canary");
+    const gone = await fetch(`${base}${API}/resolve/${encodeURIComponent("classifier@canary")}`);
+    expect(gone.status).toBe(404);
+  });
+
+  it("answers a resolve with what this server itself committed just before", async () => {
+    for (const target of ["0.1.0", "0.2.0"]) {
+      await fetch(`${base}${API}/resolve/${encodeURIComponent("classifier@staging")}`);
+      const moved = await fetch(`${base}${API}/artifacts/classifier/aliases/staging`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ version: target }),
+      });
+      expect(moved.status).toBe(200);
+      const res = await fetch(`${base}${API}/resolve/${encodeURIComponent("classifier@staging")}`);
+      expect(((await res.json()) as { version: string }).version).toBe(target);
+    }
+  });
+
   it("on SIGTERM finishes the download in flight, then exits 0 with JSON logs on stderr and the port closed", async () => {
     const res = await fetch(`${base}${API}/artifacts/big/versions/1.0.0/files/weights.bin`);
     expect(res.status).toBe(200);

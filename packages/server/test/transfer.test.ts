@@ -103,7 +103,13 @@ describe("a push in requests", () => {
     expect(put.json()).toEqual({ chunks: chunks.length, written: chunks.length, bytes: v1.length });
     const content = { sha256: sha256(v1), size: v1.length, chunks: refs(chunks) };
     const recorded = await json("POST", `/uploads/${session}/contents`, content);
-    expect(recorded.json()).toEqual({ sha256: content.sha256, size: v1.length, checked: true });
+    // Sent in order from pack 1: its sha256 was known as it arrived, nothing was read back.
+    expect(recorded.json()).toEqual({
+      sha256: content.sha256,
+      size: v1.length,
+      checked: true,
+      readBack: false,
+    });
     const commit = await json("POST", "/artifacts/model/versions", {
       upload: session,
       files: [{ path: "weights.bin", size: v1.length, sha256: content.sha256, mode: "0644" }],
@@ -185,6 +191,129 @@ describe("a push in requests", () => {
       404,
       "NOT_FOUND",
     );
+  });
+});
+
+describe("a file checked as its chunks arrive", () => {
+  const threePacks = (chunks: ChunkWithData[]) => {
+    const a = Math.floor(chunks.length / 3);
+    const b = Math.floor((2 * chunks.length) / 3);
+    return [chunks.slice(0, a), chunks.slice(a, b), chunks.slice(b)];
+  };
+  /** Records the file: first under a wrong sha256 (refused), then its own; the answer to the second. */
+  const recordFile = async (session: string, bytes: Buffer, chunks: ChunkWithData[]) => {
+    const content = { sha256: sha256(bytes), size: bytes.length, chunks: refs(chunks) };
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, { ...content, sha256: sha256(Buffer.from("x")) }),
+      400,
+      "INTEGRITY",
+    );
+    const answer = await json("POST", `/uploads/${session}/contents`, content);
+    expect(answer.statusCode).toBe(200);
+    return answer.json();
+  };
+
+  it("packs in order: no read-back, and a wrong sha256, size or chunk list is still refused", async () => {
+    const bytes = randomBytes(4 * MiB);
+    const chunks = chunkBuffer(bytes);
+    const other = chunkBuffer(randomBytes(MiB));
+    const session = await startUpload();
+    let n = 0;
+    for (const pack of threePacks(chunks))
+      expect((await putPack(session, ++n, framed(pack))).statusCode).toBe(200);
+    await putPack(session, ++n, framed(other));
+    const content = { sha256: sha256(bytes), size: bytes.length, chunks: refs(chunks) };
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, { ...content, sha256: sha256(Buffer.from("x")) }),
+      400,
+      "INTEGRITY",
+    );
+    // The same bytes, but named by other chunks in another order: read back, and refused.
+    const swapped = [chunks[1]!, chunks[0]!, ...chunks.slice(2)];
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, { ...content, chunks: refs(swapped) }),
+      400,
+      "INTEGRITY",
+    );
+    // Only the first two packs' chunks: a real file (a prefix), but not this sha256.
+    const prefix = chunks.slice(0, threePacks(chunks)[0]!.length + threePacks(chunks)[1]!.length);
+    const prefixBytes = prefix.reduce((sum, c) => sum + c.length, 0);
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, {
+        ...content,
+        size: prefixBytes,
+        chunks: refs(prefix),
+      }),
+      400,
+      "INTEGRITY",
+    );
+    expect((await json("POST", `/uploads/${session}/contents`, content)).json()).toMatchObject({
+      checked: true,
+      readBack: false,
+    });
+    // A file that follows another in the packs is read back to check it.
+    expect(
+      (
+        await json("POST", `/uploads/${session}/contents`, {
+          sha256: sha256(Buffer.concat(other.map((c) => c.data))),
+          size: other.reduce((sum, c) => sum + c.length, 0),
+          chunks: refs(other),
+        })
+      ).json(),
+    ).toMatchObject({ checked: true, readBack: true });
+    const commit = await json("POST", "/artifacts/m/versions", {
+      upload: session,
+      files: [{ path: "w.bin", size: bytes.length, sha256: content.sha256 }],
+    });
+    expect(commit.statusCode).toBe(200);
+    expect((await json("GET", "/artifacts/m/versions/0.1.0/files/w.bin")).rawPayload.equals(bytes)).toBe(
+      true,
+    );
+  });
+
+  it("packs out of order: the file is read back, and a wrong sha256 refused", async () => {
+    const bytes = randomBytes(3 * MiB);
+    const chunks = chunkBuffer(bytes);
+    const session = await startUpload();
+    const [p1, p2, p3] = threePacks(chunks);
+    await putPack(session, 1, framed(p1!));
+    await putPack(session, 3, framed(p3!));
+    await putPack(session, 2, framed(p2!));
+    expect(await recordFile(session, bytes, chunks)).toMatchObject({ checked: true, readBack: true });
+  });
+
+  it("two packs on the wire at once (real sockets): both stored, the file checks", async () => {
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    const bytes = randomBytes(12 * MiB);
+    const chunks = chunkBuffer(bytes);
+    const session = await startUpload();
+    const [p1, p2, p3] = threePacks(chunks).map((pack) => framed(pack));
+    const put = (n: number, body: Buffer, hold: boolean) => {
+      const req = httpRequest(new URL(`${address}${API}/uploads/${session}/packs/${n}`), {
+        method: "PUT",
+        headers: { "content-type": CHUNK_FRAMES_TYPE, "content-length": String(body.length) },
+      });
+      const answered = new Promise<number>((resolve, reject) => {
+        req.on("response", (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+      });
+      // Pack 1 is held half-sent while pack 2 goes out: the server gets both at once.
+      const half = Math.floor(body.length / 2);
+      req.write(hold ? body.subarray(0, half) : body);
+      const finish = () => req.end(hold ? body.subarray(half) : undefined);
+      return { answered, finish };
+    };
+    const first = put(1, p1!, true);
+    const second = put(2, p2!, false);
+    second.finish();
+    first.finish();
+    expect(await Promise.all([first.answered, second.answered])).toEqual([200, 200]);
+    expect((await putPack(session, 3, p3!)).statusCode).toBe(200);
+    expect(await recordFile(session, bytes, chunks)).toMatchObject({ checked: true });
+    expect(await verifyStore(store.content)).toMatchObject({ damagedChunks: 0, chunks: chunks.length });
   });
 });
 

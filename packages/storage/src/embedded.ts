@@ -4,7 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { invalid } from "@cairn/core";
+import { invalid, type SearchStore, type TrackingStore } from "@cairn/core";
 import { ChunkStore } from "./chunks/chunk-store.js";
 import { type FsBlobStore, openFsBlobStore } from "./fs/blob-store.js";
 import { openSqliteMetadataStore, type SqliteMetadataStore } from "./sqlite/metadata-store.js";
@@ -18,6 +18,10 @@ export interface EmbeddedStore {
   meta: SqliteMetadataStore;
   blobs: FsBlobStore;
   content: ChunkStore;
+  /** Runs and metrics, in the metadata database. */
+  tracking: TrackingStore;
+  /** Search over versions and runs (core's filter language). */
+  search: SearchStore;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export async function openEmbeddedStore(home: string): Promise<EmbeddedStore> {
     meta,
     blobs,
     content,
+    tracking: meta.tracking(),
+    search: meta.search(),
     close: async () => {
       try {
         await content.close();

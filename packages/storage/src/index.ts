@@ -43,5 +43,28 @@ export type { EmbeddedStore } from "./embedded.js";
 export { EMBEDDED_BLOBS, EMBEDDED_DATABASE, openEmbeddedStore } from "./embedded.js";
 // Blob drivers.
 export { FsBlobStore, openFsBlobStore } from "./fs/index.js";
+// Any store a configuration names (PostgreSQL, S3, or the embedded defaults).
+export {
+  openStore,
+  STORE_VARIABLES,
+  type Store,
+  type StoreConfig,
+  storeConfigFromEnv,
+} from "./open-store.js";
 // Metadata drivers.
-export { openSqliteMetadataStore, SqliteChunkIndex, SqliteMetadataStore } from "./sqlite/index.js";
+export {
+  openPostgresMetadataStore,
+  PostgresChunkIndex,
+  PostgresMetadataStore,
+  type PostgresStoreOptions,
+} from "./postgres/index.js";
+// The S3 driver itself is `@cairn/storage/s3`, apart so that importing this package never loads the AWS SDK.
+export { parseS3Location, S3_VARIABLES, type S3Location } from "./s3/config.js";
+export {
+  openSqliteMetadataStore,
+  SqliteChunkIndex,
+  SqliteMetadataStore,
+  SqliteTrackingStore,
+} from "./sqlite/index.js";
+// `cairn verify`: one version or the whole store, the same embedded and behind the server.
+export { verifyRegistry } from "./verify.js";

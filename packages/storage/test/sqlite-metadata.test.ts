@@ -170,3 +170,36 @@ describe("SQLite metadata store", () => {
     }
   });
 });
+
+describe("sqlite change mark", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "cairn-sqlite-mark-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("stays put across reads and moves with every commit, this connection's or another's", async () => {
+    const path = join(dir, "cairn.db");
+    const served = await openSqliteMetadataStore(path);
+    const other = await openSqliteMetadataStore(path);
+    try {
+      const first = served.changeMark();
+      await served.listArtifacts();
+      await served.getVersion("resnet", "1.0.0");
+      expect(served.changeMark()).toBe(first);
+
+      await served.createVersion(version("1.0.0"), audit, () => audit);
+      const afterOwn = served.changeMark();
+      expect(afterOwn).not.toBe(first);
+      expect(served.changeMark()).toBe(afterOwn);
+
+      await other.createVersion(version("1.1.0"), audit, () => audit);
+      expect(served.changeMark()).not.toBe(afterOwn);
+    } finally {
+      await other.close();
+      await served.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import type { AliasEvent } from "@cairn/core";
 import type { Command } from "commander";
 import { formatTime, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { withBackend } from "../registry-backend.js";
 
 const describeMove = (e: AliasEvent): string =>
   e.to === null
@@ -35,7 +36,7 @@ export function registerAlias(program: Command): void {
     .action(
       withContext(
         async (ctx, name: string, aliasName: string, version: string, opts: { reason?: string }) => {
-          const event = await ctx.withRegistry((r) =>
+          const event = await withBackend(ctx, (r) =>
             r.setAlias(name, aliasName, version, opts.reason ?? null),
           );
           ctx.out.result(event, () => describeMove(event));
@@ -53,7 +54,7 @@ export function registerAlias(program: Command): void {
     .option("--reason <text>", "why, kept in the history")
     .action(
       withContext(async (ctx, name: string, aliasName: string, opts: { reason?: string }) => {
-        const event = await ctx.withRegistry((r) => r.removeAlias(name, aliasName, opts.reason ?? null));
+        const event = await withBackend(ctx, (r) => r.removeAlias(name, aliasName, opts.reason ?? null));
         ctx.out.result(event, () => describeMove(event));
       }),
     );
@@ -73,7 +74,7 @@ export function registerAlias(program: Command): void {
       .argument("<alias>", "alias name")
       .action(
         withContext(async (ctx, name: string, aliasName: string) => {
-          const result = await ctx.withRegistry((r) => r.setAliasProtection(name, aliasName, isProtected));
+          const result = await withBackend(ctx, (r) => r.setAliasProtection(name, aliasName, isProtected));
           ctx.out.result(result, () =>
             isProtected
               ? `protected ${name}@${aliasName}: moving it needs an admin token`
@@ -92,7 +93,7 @@ export function registerAlias(program: Command): void {
     .argument("[alias]", "only this alias")
     .action(
       withContext(async (ctx, name: string, aliasName: string | undefined) => {
-        const events = await ctx.withRegistry((r) => r.aliasHistory(name, aliasName));
+        const events = await withBackend(ctx, (r) => r.aliasHistory(name, aliasName));
         ctx.out.result(events, () =>
           events.length === 0
             ? "no alias moves yet"
@@ -128,7 +129,7 @@ export function registerRollback(program: Command): void {
     .option("--reason <text>", "why, kept in the history")
     .action(
       withContext(async (ctx, name: string, aliasName: string, opts: { to?: string; reason?: string }) => {
-        const event = await ctx.withRegistry((r) =>
+        const event = await withBackend(ctx, (r) =>
           r.rollback(name, aliasName, {
             ...(opts.to !== undefined ? { to: opts.to } : {}),
             reason: opts.reason ?? null,

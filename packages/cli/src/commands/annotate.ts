@@ -4,6 +4,7 @@
 import { CairnError } from "@cairn/core";
 import type { Command } from "commander";
 import { collect, defineCommand, withContext } from "../program.js";
+import { withBackend } from "../registry-backend.js";
 import { readNotes, readTags } from "../values.js";
 
 export function registerTag(program: Command): void {
@@ -24,10 +25,10 @@ export function registerTag(program: Command): void {
           throw new CairnError("USAGE", "give labels as KEY=VALUE, or --rm KEY");
         }
         const set = readTags(pairs);
-        const version = await ctx.withRegistry((r) => r.tag(ref, set, opts.rm ?? []));
-        ctx.out.result({ name: version.artifact, version: version.version, tags: version.tags }, () =>
+        const version = await withBackend(ctx, (r) => r.tag(ref, set, opts.rm ?? []));
+        ctx.out.result({ name: version.name, version: version.version, tags: version.tags }, () =>
           Object.keys(version.tags).length === 0
-            ? `${version.artifact}@${version.version} has no tags`
+            ? `${version.name}@${version.version} has no tags`
             : Object.entries(version.tags).map(([k, v]) => `${k}=${v}`),
         );
       }),
@@ -50,12 +51,12 @@ export function registerNotes(program: Command): void {
     .action(
       withContext(async (ctx, ref: string, opts: { message?: string; notes?: string }) => {
         const notes = await readNotes(opts.message, opts.notes);
-        const version = await ctx.withRegistry((r) =>
+        const version = await withBackend(ctx, (r) =>
           notes === undefined ? r.resolve(ref) : r.setNotes(ref, notes),
         );
-        ctx.out.result({ name: version.artifact, version: version.version, notes: version.notes }, () =>
+        ctx.out.result({ name: version.name, version: version.version, notes: version.notes }, () =>
           notes !== undefined
-            ? `notes of ${version.artifact}@${version.version} updated`
+            ? `notes of ${version.name}@${version.version} updated`
             : version.notes || "(no notes)",
         );
       }),

@@ -1,10 +1,12 @@
 /**
  * @module `cairn diff`: what changed between two versions.
  */
-import { diffVersions, type VersionDiff } from "@cairn/core";
+import type { VersionDiff } from "@cairn/core";
 import type { Command } from "commander";
 import { formatNumber } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { withRuns } from "../runs-backend.js";
+import { diffTargets, renderCurves } from "./run-diff.js";
 
 function renderDiff(d: VersionDiff): string[] {
   const lines = [`${d.a} → ${d.b}`];
@@ -45,20 +47,24 @@ function renderDiff(d: VersionDiff): string[] {
 export function registerDiff(program: Command): void {
   defineCommand(program, {
     name: "diff",
-    description: "compare two versions: files, params, metric deltas, data and code",
+    description:
+      "compare two versions or runs: files, params, metric deltas, data and code; for runs (and versions made by runs) also their metric curves step by step",
     examples: [
       "cairn diff classifier@1.0.0 classifier@1.1.0",
       "cairn diff classifier@production classifier@latest --json",
+      "cairn diff $RUN_A $RUN_B",
     ],
   })
-    .argument("<a>", "the older ref")
-    .argument("<b>", "the newer ref")
+    .argument("<a>", "the older ref or run id")
+    .argument("<b>", "the newer ref or run id")
     .action(
       withContext(async (ctx, a: string, b: string) => {
-        const diff = await ctx.withRegistry(async (registry) =>
-          diffVersions(await registry.resolve(a), await registry.resolve(b)),
-        );
-        ctx.out.result(diff, () => renderDiff(diff));
+        const { diff, curves } = await withRuns(ctx, (runs) => diffTargets(runs, a, b));
+        const hasCurves = Object.keys(curves).length > 0;
+        ctx.out.result(hasCurves ? { ...diff, curves } : diff, () => [
+          ...renderDiff(diff),
+          ...renderCurves(curves),
+        ]);
       }),
     );
 }

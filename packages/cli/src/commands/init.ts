@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { defineCommand, withContext } from "../program.js";
+import { localOnly } from "../registry-backend.js";
 import { STORE_DIR } from "../store-location.js";
 
 export function registerInit(program: Command): void {
@@ -14,6 +15,7 @@ export function registerInit(program: Command): void {
     examples: ["cairn init", "CAIRN_HOME=~/registry cairn list   # or keep the store anywhere"],
   }).action(
     withContext(async (ctx) => {
+      localOnly(ctx, "init", "it creates a store in this folder");
       const home = join(ctx.cwd, STORE_DIR);
       const existed = existsSync(home);
       const { openEmbeddedStore } = await import("@cairn/storage");

@@ -4,6 +4,7 @@
 import type { Command } from "commander";
 import { formatBytes, formatNumber, formatTime, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { withBackend } from "../registry-backend.js";
 
 // How many metrics a version row shows; `cairn show` has them all.
 const MAIN_METRICS = 3;
@@ -18,9 +19,9 @@ export function registerList(program: Command): void {
     .argument("[name]", "an artifact")
     .action(
       withContext(async (ctx, name: string | undefined) => {
-        await ctx.withRegistry(async (registry) => {
+        await withBackend(ctx, async (registry) => {
           if (name === undefined) {
-            const artifacts = await registry.meta.listArtifacts();
+            const artifacts = await registry.listArtifacts();
             ctx.out.result(artifacts, () =>
               artifacts.length === 0
                 ? "no artifacts yet: record one with `cairn push NAME PATH`"
@@ -37,9 +38,7 @@ export function registerList(program: Command): void {
             );
             return;
           }
-          const artifact = await registry.meta.getArtifact(name);
-          if (!artifact) await registry.resolve(name); // throws NOT_FOUND with the usual message
-          const versions = await registry.meta.listVersions(name);
+          const versions = await registry.listVersions(name);
           ctx.out.result(versions, () =>
             table(
               ["VERSION", "SEQ", "CREATED", "ALIASES", "SIZE", "METRICS"],

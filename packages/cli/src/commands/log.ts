@@ -6,6 +6,7 @@ import { CairnError } from "@cairn/core";
 import type { Command } from "commander";
 import { formatTime, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { withBackend } from "../registry-backend.js";
 
 const brief = (value: unknown): string =>
   value === null || value === undefined ? "-" : typeof value === "string" ? value : JSON.stringify(value);
@@ -23,7 +24,7 @@ export function registerLog(program: Command): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1)
           throw new CairnError("USAGE", "--limit takes a whole number ≥ 1");
-        const events = await ctx.withRegistry((r) => r.log(name, limit));
+        const events = await withBackend(ctx, (r) => r.log(name, limit));
         ctx.out.result(events, () =>
           events.length === 0
             ? "no events yet"

@@ -1,10 +1,11 @@
 /**
  * @module Store maintenance: `cairn verify`, `cairn gc`, `cairn stats`, `cairn fsck`.
  */
-import { CairnError, exactRef, notFound, viewStats } from "@cairn/core";
+import { CairnError, exactRef } from "@cairn/core";
 import type { Command } from "commander";
 import { formatBytes, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { localOnly, withBackend } from "../registry-backend.js";
 
 const ratio = (logical: number, stored: number): string =>
   stored === 0 ? "-" : `${(logical / stored).toFixed(2)}x`;
@@ -20,47 +21,7 @@ export function registerVerify(program: Command): void {
     .argument("[ref]", "only this version")
     .action(
       withContext(async (ctx, ref: string | undefined) => {
-        const { verifyStore } = await import("@cairn/storage");
-        const result = await ctx.withStore(async (store, registry) => {
-          if (ref === undefined) {
-            const report = await verifyStore(store.content);
-            return {
-              scope: "store",
-              ok: report.damagedFiles.length + report.incompleteFiles.length + report.damagedChunks === 0,
-              checked: { packs: report.packs, chunks: report.chunks, bytes: report.bytes },
-              damaged: [...report.damagedFiles, ...report.incompleteFiles].map((f) => ({
-                ref: exactRef(f.artifact, f.version),
-                path: f.path,
-              })),
-              missingPacks: report.missingPacks,
-            };
-          }
-          const version = await registry.resolve(ref);
-          const damaged: Array<{ ref: string; path: string; message: string }> = [];
-          let bytes = 0;
-          for (const file of version.files) {
-            try {
-              await registry.content.verify(file, {
-                label: `${version.artifact}@${version.version}: ${file.path}`,
-              });
-              bytes += file.size;
-            } catch (error) {
-              if (!(error instanceof CairnError) || error.code !== "INTEGRITY") throw error;
-              damaged.push({
-                ref: exactRef(version.artifact, version.version),
-                path: file.path,
-                message: error.message,
-              });
-            }
-          }
-          return {
-            scope: exactRef(version.artifact, version.version),
-            ok: damaged.length === 0,
-            checked: { files: version.files.length, bytes },
-            damaged,
-            missingPacks: [],
-          };
-        });
+        const result = await withBackend(ctx, (registry) => registry.verify(ref));
         if (result.ok) {
           ctx.out.result(
             result,
@@ -94,10 +55,7 @@ export function registerGc(program: Command): void {
     .option("--dry-run", "only report what would be reclaimed")
     .action(
       withContext(async (ctx, opts: { dryRun?: boolean }) => {
-        const { collectGarbage } = await import("@cairn/storage");
-        const report = await ctx.withStore((store) =>
-          collectGarbage(store.content, { dryRun: opts.dryRun === true }),
-        );
+        const report = await withBackend(ctx, (registry) => registry.gc({ dryRun: opts.dryRun === true }));
         ctx.out.result(report, () => [
           `${report.dryRun ? "would reclaim" : "reclaimed"} ${formatBytes(report.bytesReclaimed)}` +
             ` (store ${formatBytes(report.packBytesBefore)} → ${formatBytes(report.packBytesAfter)})`,
@@ -119,12 +77,7 @@ export function registerStats(program: Command): void {
     .argument("[name]", "only this artifact")
     .action(
       withContext(async (ctx, name: string | undefined) => {
-        const result = await ctx.withStore(async (store) => {
-          if (name !== undefined && !(await store.meta.getArtifact(name))) {
-            throw notFound(`no artifact named ${name}`, { hint: "see `cairn list`" });
-          }
-          return viewStats(await store.content.index.stats(name), await store.content.index.packBytes());
-        });
+        const result = await withBackend(ctx, (registry) => registry.stats(name));
         ctx.out.result(result, () => {
           const rows = result.artifacts.map((r) => [
             r.artifact ?? "",
@@ -163,6 +116,7 @@ export function registerFsck(program: Command): void {
     .option("--rebuild-index", "forget the chunk index and rebuild it from the packs")
     .action(
       withContext(async (ctx, opts: { rebuildIndex?: boolean }) => {
+        localOnly(ctx, "fsck", "it checks and rebuilds the store's own files");
         const { rebuildChunkIndex, verifyStore } = await import("@cairn/storage");
         const result = await ctx.withStore(async (store) => {
           const rebuilt = opts.rebuildIndex ? await rebuildChunkIndex(store.content) : null;

@@ -2,18 +2,14 @@
  * @module `cairn push`: store files durably, then record the version in one transaction — so a crash at any
  * moment leaves either no version or a whole one.
  */
-import { createReadStream } from "node:fs";
-import { arch, platform } from "node:os";
 import {
   ARTIFACT_TYPES,
   type ArtifactType,
   type Bump,
   CairnError,
-  type CodeInfo,
   checkAliasName,
   checkArtifactName,
   checkVersion,
-  type FileEntry,
   isBump,
   parseRef,
 } from "@cairn/core";
@@ -22,14 +18,8 @@ import { captureGit } from "../git.js";
 import { collectFiles } from "../local-files.js";
 import { formatBytes } from "../output.js";
 import { collect, defineCommand, withContext } from "../program.js";
-import { startProgress } from "../progress.js";
+import { withBackend } from "../registry-backend.js";
 import { readMetrics, readNotes, readParams, readTags } from "../values.js";
-import { viewVersion } from "../version-view.js";
-
-// Large reads: Node's 64 KiB default costs several times the throughput on big model files. Not larger: the
-// chunker re-blocks the bytes anyway, and a fresh 4 MiB buffer per read added up to ~80 MB to the peak RSS
-// of a 4 GB push.
-const READ_BUFFER = 1024 * 1024;
 
 interface PushOptions {
   version?: string;
@@ -99,66 +89,31 @@ export function registerPush(program: Command): void {
         const local = await collectFiles(paths);
         const git = await captureGit(paths, ctx.cwd);
 
-        const version = await ctx.withRegistry(async (registry) => {
-          // A missing dataset is found out before the upload, not after it (publishVersion resolves them again).
-          for (const ref of opts.data ?? []) await registry.resolve(ref);
-          const total = local.reduce((sum, f) => sum + f.size, 0);
-          const progress = await startProgress(`push ${name}`, total, ctx.out.json);
-          const files: FileEntry[] = [];
-          let done = 0;
-          try {
-            for (const file of local) {
-              const stored = await registry.content.write(
-                createReadStream(file.source, { highWaterMark: READ_BUFFER }),
-                { onProgress: (bytes) => progress.update(done + bytes) },
-              );
-              done += stored.size;
-              files.push({ path: file.path, size: stored.size, mode: file.mode, sha256: stored.sha256 });
-            }
-          } finally {
-            progress.stop();
-          }
-          let code: CodeInfo | null = null;
-          if (git) {
-            const patch = git.patch ? (await registry.content.write(oneChunk(git.patch))).sha256 : null;
-            code = {
-              remote: git.remote,
-              branch: git.branch,
-              commit: git.commit,
-              dirty: git.dirty,
-              patch,
-              path: git.path,
-            };
-          }
-          // Packs durable and indexed before the version that refers to them is committed.
-          await registry.content.flush();
-          return registry.publishVersion({
-            name,
-            files,
-            params,
-            metrics,
-            tags,
-            code,
-            environment: { runtime: `node ${process.version}`, platform: platform(), arch: arch() },
-            ...(opts.type !== undefined ? { type: opts.type as ArtifactType } : {}),
-            ...(opts.version !== undefined ? { version: opts.version } : {}),
-            ...(opts.bump !== undefined ? { bump: opts.bump as Bump } : {}),
-            ...(notes !== undefined ? { notes } : {}),
-            ...(opts.data ? { data: opts.data } : {}),
-            ...(opts.alias ? { aliases: opts.alias } : {}),
-          });
-        });
+        const version = await withBackend(ctx, (registry) =>
+          registry.publish(
+            {
+              name,
+              params,
+              metrics,
+              tags,
+              ...(opts.type !== undefined ? { type: opts.type as ArtifactType } : {}),
+              ...(opts.version !== undefined ? { version: opts.version } : {}),
+              ...(opts.bump !== undefined ? { bump: opts.bump as Bump } : {}),
+              ...(notes !== undefined ? { notes } : {}),
+              ...(opts.data ? { data: opts.data } : {}),
+              ...(opts.alias ? { aliases: opts.alias } : {}),
+            },
+            local,
+            git,
+          ),
+        );
         const size = version.files.reduce((sum, f) => sum + f.size, 0);
         ctx.out.result(
-          viewVersion(version),
+          version,
           () =>
-            `pushed ${version.artifact}@${version.version} (#${version.seq}, ${version.files.length} file${version.files.length === 1 ? "" : "s"}, ${formatBytes(size)})` +
+            `pushed ${version.name}@${version.version} (#${version.seq}, ${version.files.length} file${version.files.length === 1 ? "" : "s"}, ${formatBytes(size)})` +
             (version.aliases.length > 0 ? ` → ${version.aliases.join(", ")}` : ""),
         );
       }),
     );
-}
-
-async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
 }

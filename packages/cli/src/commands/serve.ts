@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { CairnError } from "@cairn/core";
 import type { Command } from "commander";
 import { defineCommand, withContext } from "../program.js";
+import { localOnly } from "../registry-backend.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -54,58 +55,66 @@ export function registerServe(program: Command): void {
     )
     .action(
       withContext(async (ctx, opts: { host: string; port: string; logLevel: string; rateLimit: string }) => {
+        localOnly(ctx, "serve", "it serves a store on this machine");
         const port = parsePort(opts.port);
         if (!LOG_LEVELS.includes(opts.logLevel)) {
           throw new CairnError("USAGE", `--log-level takes ${LOG_LEVELS.join(", ")}, not ${opts.logLevel}`);
         }
         // Loaded here, so that other commands never load the HTTP stack.
-        const { buildApp, parseRateLimit } = await import("@cairn/server");
+        const { buildApp, logDestination, parseRateLimit } = await import("@cairn/server");
         const rateLimit = parseRateLimit(opts.rateLimit);
         const loopback = isLoopback(opts.host);
-        await ctx.withStore(async (store) => {
-          const hasTokens = await store.meta.hasTokens();
-          if (!loopback && !hasTokens) {
-            throw new CairnError(
-              "INVALID",
-              `refusing to listen on ${opts.host}: the store has no tokens, so anyone who can reach it could write`,
-              {
-                hint:
-                  "create one first (`cairn token create --role admin --name ops`) and serve again, " +
-                  "or listen on 127.0.0.1 (the default)",
-              },
-            );
-          }
-          // The app gets the open store and leaves closing it to withStore, after the app has closed.
-          // Reachable from other machines, auth stays required even if every token is later revoked.
-          const app = buildApp({
-            store,
-            logger: { level: opts.logLevel, stream: process.stderr },
-            auth: loopback ? "auto" : "required",
-            rateLimit,
+        // Log lines go to stderr without a blocking write each; whatever is still buffered is written on the
+        // way out, also when serving fails.
+        const log = logDestination(2);
+        try {
+          await ctx.withStore(async (store) => {
+            const hasTokens = await store.meta.hasTokens();
+            if (!loopback && !hasTokens) {
+              throw new CairnError(
+                "INVALID",
+                `refusing to listen on ${opts.host}: the store has no tokens, so anyone who can reach it could write`,
+                {
+                  hint:
+                    "create one first (`cairn token create --role admin --name ops`) and serve again, " +
+                    "or listen on 127.0.0.1 (the default)",
+                },
+              );
+            }
+            // The app gets the open store and leaves closing it to withStore, after the app has closed.
+            // Reachable from other machines, auth stays required even if every token is later revoked.
+            const app = buildApp({
+              store,
+              logger: { level: opts.logLevel, stream: log },
+              auth: loopback ? "auto" : "required",
+              rateLimit,
+            });
+            try {
+              await app.listen({ host: opts.host, port });
+            } catch (error) {
+              await app.close();
+              throw listenError(error, opts.host, port);
+            }
+            const address = app.server.address();
+            const actualPort = typeof address === "object" && address ? address.port : port;
+            const url = urlOf(opts.host, actualPort);
+            if (!hasTokens) {
+              // On stderr with the other logs; stdout stays the one "listening on" line scripts read.
+              app.log.warn(
+                { auth: "open" },
+                "no tokens in the store: the API is open to anyone on this machine (acting as anonymous), so it " +
+                  "listens on loopback only; `cairn token create` turns auth on",
+              );
+            }
+            ctx.out.result({ url, host: opts.host, port: actualPort }, () => `listening on ${url}`);
+            await untilSignal(async (signal) => {
+              app.log.info({ signal }, "shutting down: no new connections; finishing requests in flight");
+              await app.close();
+            });
           });
-          try {
-            await app.listen({ host: opts.host, port });
-          } catch (error) {
-            await app.close();
-            throw listenError(error, opts.host, port);
-          }
-          const address = app.server.address();
-          const actualPort = typeof address === "object" && address ? address.port : port;
-          const url = urlOf(opts.host, actualPort);
-          if (!hasTokens) {
-            // On stderr with the other logs; stdout stays the one "listening on" line scripts read.
-            app.log.warn(
-              { auth: "open" },
-              "no tokens in the store: the API is open to anyone on this machine (acting as anonymous), so it " +
-                "listens on loopback only; `cairn token create` turns auth on",
-            );
-          }
-          ctx.out.result({ url, host: opts.host, port: actualPort }, () => `listening on ${url}`);
-          await untilSignal(async (signal) => {
-            app.log.info({ signal }, "shutting down: no new connections; finishing requests in flight");
-            await app.close();
-          });
-        });
+        } finally {
+          log.flushSync();
+        }
       }),
     );
 }

@@ -3,7 +3,8 @@
  */
 import type { Command } from "commander";
 import { defineCommand, withContext } from "../program.js";
-import { renderVersion, viewVersion } from "../version-view.js";
+import { withBackend } from "../registry-backend.js";
+import { renderVersion } from "../version-view.js";
 
 export function registerShow(program: Command): void {
   defineCommand(program, {
@@ -19,8 +20,8 @@ export function registerShow(program: Command): void {
     .argument("<ref>", "name@version, name@alias, name@latest, name@^1.2 or name#seq")
     .action(
       withContext(async (ctx, ref: string) => {
-        const version = await ctx.withRegistry((registry) => registry.resolve(ref));
-        ctx.out.result(viewVersion(version), () => renderVersion(version));
+        const version = await withBackend(ctx, (registry) => registry.resolve(ref));
+        ctx.out.result(version, () => renderVersion(version));
       }),
     );
 }

@@ -1,12 +1,14 @@
 /**
  * @module `cairn token`: create, list and revoke the bearer tokens `cairn serve` checks. Works on the
- * embedded store directly (whoever can open the store's folder is its owner). A token's secret is printed
+ * embedded store directly (whoever can open the store's folder is its owner), or on a server with an admin
+ * token. A token's secret is printed
  * once, at creation; the store keeps only its hash.
  */
 import { type ApiToken, ROLES, type Role } from "@cairn/core";
 import { type Command, Option } from "commander";
 import { formatTime, table } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
+import { withBackend } from "../registry-backend.js";
 
 export function registerToken(program: Command): void {
   const token = program
@@ -33,9 +35,7 @@ export function registerToken(program: Command): void {
     .requiredOption("--name <name>", "unique name; recorded as the actor of everything done with the token")
     .action(
       withContext(async (ctx, opts: { role: Role; name: string }) => {
-        const { mintToken } = await import("@cairn/storage");
-        const { token: secret, secretHash } = mintToken();
-        const created = await ctx.withRegistry((r) => r.createToken(opts.name, opts.role, secretHash));
+        const { token: secret, created } = await withBackend(ctx, (r) => r.createToken(opts.name, opts.role));
         ctx.out.result(
           { token: secret, name: created.name, role: created.role, createdAt: created.createdAt },
           () => {
@@ -55,7 +55,7 @@ export function registerToken(program: Command): void {
     examples: ["cairn token list", "cairn token list --json"],
   }).action(
     withContext(async (ctx) => {
-      const tokens = await ctx.withRegistry((r) => r.listTokens());
+      const tokens = await withBackend(ctx, (r) => r.listTokens());
       ctx.out.result(tokens, () =>
         tokens.length === 0
           ? "no tokens: `cairn serve` runs open, on loopback only"
@@ -75,7 +75,7 @@ export function registerToken(program: Command): void {
     .argument("<name>", "the token's name")
     .action(
       withContext(async (ctx, name: string) => {
-        const revoked = await ctx.withRegistry((r) => r.revokeToken(name));
+        const revoked = await withBackend(ctx, (r) => r.revokeToken(name));
         ctx.out.result(revoked, () => `revoked ${revoked.role} token ${revoked.name}`);
       }),
     );

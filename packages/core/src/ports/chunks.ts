@@ -65,16 +65,23 @@ export interface ChunkIndex {
   /** Starts (or refreshes the heartbeat of) an upload session. */
   touchSession(session: UploadSession): Promise<void>;
   /**
-   * Claims `hashes` for the session — garbage collection will not remove them until the session ends — and
-   * returns those already stored. Claim first, look up second: that order makes a dedup hit safe against GC.
+   * Returns those of `hashes` already stored and claims them for the session, in one transaction: garbage
+   * collection will not remove them until the session ends, so a dedup hit is safe against GC. An index may
+   * claim more than asked (the SQLite one claims the packs that hold them); chunks the session writes itself
+   * are protected by `addPack`.
    */
   claimChunks(sessionId: string, hashes: string[]): Promise<Set<string>>;
   /** Ends a session and drops its claims. */
   endSession(sessionId: string): Promise<void>;
   listSessions(): Promise<UploadSession[]>;
 
-  /** Records a durable pack and the chunks in it (a chunk already indexed elsewhere keeps its first location). */
-  addPack(pack: PackRecord, chunks: ChunkLocation[]): Promise<void>;
+  /**
+   * Records a durable pack and the chunks in it, written by upload session `sessionId`, and claims them for
+   * that session as `claimChunks` does, so its new chunks need no claim of their own. A chunk already indexed
+   * elsewhere keeps its first location, and that location is claimed instead (another push may have put it
+   * there meanwhile, and end without a version).
+   */
+  addPack(pack: PackRecord, chunks: ChunkLocation[], sessionId: string): Promise<void>;
   /** Records a file's chunk list (idempotent for the same sha256) and claims it for the session. */
   putContent(sessionId: string, content: ContentRecord): Promise<void>;
   getContent(sha256: string): Promise<ContentRecord | null>;
@@ -99,7 +106,10 @@ export interface ChunkIndex {
     bytesRemoved: number;
     packs: PackUsage[];
   }>;
-  /** Moves chunks to a new pack (after a rewrite) and forgets the old pack, in one transaction. */
+  /**
+   * Moves chunks to a new pack (after a rewrite) and forgets the old pack, in one transaction. Claims on the
+   * moved chunks hold in their new place.
+   */
   replacePack(oldKey: string, pack: PackRecord | null, chunks: ChunkLocation[]): Promise<void>;
   /** Per-artifact statistics (or one artifact's), plus the whole store's as the entry with artifact null. */
   stats(artifact?: string): Promise<StorageStats[]>;

@@ -18,9 +18,19 @@ export type {
 } from "./content.js";
 export type {
   AliasMove,
+  AliasResolution,
   AuditQuery,
   MetadataStore,
   NewToken,
   NewVersion,
   VersionChange,
 } from "./metadata.js";
+export type { SearchStore } from "./search.js";
+export type {
+  MetricHistoryPage,
+  MetricHistoryQuery,
+  NewRun,
+  RunBatch,
+  RunQuery,
+  TrackingStore,
+} from "./tracking.js";

@@ -3,6 +3,7 @@
  * atomicity across processes (unique versions, linear alias history) is enforced by the driver's database,
  * through transactions and unique constraints, never by process memory.
  */
+import type { LineageEdgeSource } from "../lineage/walk.js";
 import type {
   Alias,
   AliasAction,
@@ -56,10 +57,23 @@ export interface NewToken extends ApiToken {
   secretHash: string;
 }
 
+/** What an alias names, read in one snapshot: the version, or which part of `name@alias` is missing. */
+export type AliasResolution = Version | "no-artifact" | "no-alias";
+
 export interface MetadataStore {
   /** Which driver this is, for messages (`sqlite`, `postgres`). */
   readonly kind: string;
   close(): Promise<void>;
+
+  /**
+   * Optional: a mark that differs whenever anything has been committed to the store since it was last read,
+   * by this process or any other. An answer computed after reading the mark stays right for as long as the
+   * mark reads the same, so a caller may keep it that long. Drivers without a cheap mark leave this out.
+   */
+  changeMark?(): string;
+
+  /** Optional: the edges of the lineage graph, for `walkLineage`. Drivers without it cannot answer lineage. */
+  lineage?(): LineageEdgeSource;
 
   getArtifact(name: string): Promise<Artifact | null>;
   listArtifacts(): Promise<ArtifactSummary[]>;
@@ -87,6 +101,11 @@ export interface MetadataStore {
   ): Promise<Version>;
 
   getAlias(artifact: string, alias: string): Promise<Alias | null>;
+  /**
+   * Optional: the artifact, the alias and the version it points at in one read (the hottest lookup a server
+   * makes). Without it core's `resolveRef` makes the three reads itself.
+   */
+  resolveAlias?(artifact: string, alias: string): Promise<AliasResolution>;
   listAliases(artifact: string): Promise<Alias[]>;
   /** Compare-and-set move of one alias, with its history event and audit event, in one transaction. */
   moveAlias(move: AliasMove, audit: NewAuditEvent): Promise<AliasEvent>;

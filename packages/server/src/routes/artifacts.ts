@@ -2,8 +2,11 @@
  * @module Reading the registry: artifacts, their versions (paged), one version, refs and diffs. Versions are
  * answered in core's VersionView shape, the one `cairn show --json` prints.
  */
-import { diffVersions, highestVersion, viewVersion } from "@cairn/core";
+import { diffVersions, highestVersion, resolveRef, viewVersion } from "@cairn/core";
+import { serialize } from "../json-reply.js";
+import { KeptWhileUnchanged } from "../kept-while-unchanged.js";
 import { pageAfter } from "../pagination.js";
+import { parseRefOnce } from "../parsed-refs.js";
 import {
   ArtifactDetail,
   ArtifactPage,
@@ -21,6 +24,8 @@ import {
 import { type RoutePlugin, requireArtifact, versionRef } from "./_shared.js";
 
 export const artifactRoutes: RoutePlugin = async (app, { services }) => {
+  // Resolved refs as the JSON bytes they are answered with.
+  const resolved = new KeptWhileUnchanged<Buffer>(() => services.store.meta);
   app.get(
     "/artifacts",
     {
@@ -117,7 +122,16 @@ export const artifactRoutes: RoutePlugin = async (app, { services }) => {
         response: { 200: VersionView, ...commonErrors },
       },
     },
-    async (request) => viewVersion(await services.registry(request).resolve(request.params.ref)),
+    // The hottest route: core's resolveRef with the ref parsed once per server (a read needs no role check),
+    // its answer kept while the store is unchanged.
+    async (request, reply) => {
+      const text = request.params.ref;
+      const answer = await resolved.get(request, text, async () =>
+        Buffer.from(serialize(viewVersion(await resolveRef(services.store.meta, parseRefOnce(text))))),
+      );
+      // Already VersionView's JSON bytes: sent as they are, not serialised again.
+      return reply.type("application/json; charset=utf-8").send(answer as never);
+    },
   );
 
   app.get(

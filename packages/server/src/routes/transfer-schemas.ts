@@ -26,7 +26,12 @@ const Size = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const UploadParams = Type.Object({ id: SessionId });
 export const PackParams = Type.Object({
   id: SessionId,
-  n: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "the client's pack count (for logs)" }),
+  n: Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000_000,
+    description:
+      "the client's pack count, from 1 in the order its chunks come in the files (a server that sees packs in order checks files as they arrive)",
+  }),
 });
 export const ContentParams = Type.Object({ sha256: Sha256 });
 
@@ -72,12 +77,16 @@ export const ContentAnswer = Type.Object({
   sha256: Sha256,
   size: Size,
   checked: Type.Boolean({ description: "false when the server already held this file (nothing to check)" }),
+  readBack: Type.Boolean({
+    description:
+      "true when checking it read the file back from the store; false when it was hashed as its chunks arrived, or was held already",
+  }),
 });
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const JsonObject = Type.Record(Type.String(), Type.Unknown());
 
-const CodeInfo = Type.Object(
+export const CodeInfo = Type.Object(
   {
     remote: Nullable(Type.String({ maxLength: MAX_TEXT })),
     branch: Nullable(Type.String({ maxLength: MAX_TEXT })),

@@ -13,9 +13,10 @@ import {
   viewVersion,
 } from "@cairn/core";
 import { type ChunkStore, chunkHash } from "@cairn/storage";
-import { EdgeRefusal } from "../errors.js";
+import { EdgeRefusal, isCutShort } from "../errors.js";
 import { ArtifactParams, commonErrors, ErrorBody, VersionView } from "../schemas.js";
 import type { RoutePlugin } from "./_shared.js";
+import { Arrivals, type SessionArrivals } from "./transfer-arrivals.js";
 import {
   CommitBody,
   ContentAnswer,
@@ -45,14 +46,6 @@ const sessionView = (s: { id: string; startedAt: string; heartbeatAt: string }) 
   idleSeconds: SESSION_IDLE_MS / 1000,
 });
 
-/** A client that hangs up mid-body surfaces as a stream error; it is the client's doing, not a server fault. */
-function isCutShort(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return (
-    code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || (error as Error)?.message === "aborted"
-  );
-}
-
 /**
  * The chunks of a pack upload body, each checked against its name before it is handed on: a chunk whose
  * bytes do not hash to its name refuses the upload (400 INTEGRITY). Bounded to the pack body limit.
@@ -60,9 +53,13 @@ function isCutShort(error: unknown): boolean {
 async function* checkedChunks(
   body: AsyncIterable<Uint8Array>,
   touch: () => Promise<void>,
+  arrived: Set<string>,
+  hashed: { arrivals: SessionArrivals; n: number },
 ): AsyncGenerator<FramedChunk> {
   const frames = new FrameReader();
   let received = 0;
+  const tracked = await hashed.arrivals.begin(hashed.n);
+  let whole = false;
   try {
     for await (const piece of body) {
       received += piece.byteLength;
@@ -75,15 +72,19 @@ async function* checkedChunks(
         );
       }
       for (const chunk of frames.push(piece)) {
+        arrived.add(chunk.hash);
         if (chunkHash(chunk.data) !== chunk.hash) {
           throw new EdgeRefusal(400, "INTEGRITY", `chunk ${chunk.hash} does not match its bytes: refused`, {
             hint: "the bytes were damaged on the way, or the client names chunks wrongly",
           });
         }
+        if (tracked) hashed.arrivals.add(chunk.hash, chunk.data);
         yield chunk;
       }
       await touch();
     }
+    frames.end();
+    whole = true;
   } catch (error) {
     if (isCutShort(error)) {
       throw invalid(`the pack upload was cut short after ${received} bytes`, {
@@ -91,19 +92,22 @@ async function* checkedChunks(
       });
     }
     throw error;
+  } finally {
+    if (tracked) hashed.arrivals.ended(whole);
   }
-  frames.end();
 }
 
 /**
- * Checks a file a client describes: every chunk present with the length given, and their bytes, read back
- * from the store (each checked against its BLAKE3 on the way), make the sha256 and size given.
+ * Checks a file a client describes: every chunk present with the length given, and their bytes make the
+ * sha256 and size given — known already if the session's packs brought exactly those chunks in that order
+ * (`hashedOnArrival`), else read back from the store (each chunk checked against its BLAKE3 on the way).
  */
 async function checkContent(
   store: ChunkStore,
   content: { sha256: string; size: number; chunks: ChunkRef[] },
   touch: () => Promise<void>,
-): Promise<void> {
+  hashedOnArrival: boolean,
+): Promise<{ readBack: boolean }> {
   const { sha256, size, chunks } = content;
   const total = chunks.reduce((sum, c) => sum + c.length, 0);
   if (total !== size) throw invalid(`the chunks of ${sha256} add up to ${total} bytes, not ${size}`);
@@ -118,6 +122,7 @@ async function checkContent(
   const wrong = chunks.find((c) => where.get(c.hash)!.length !== c.length);
   if (wrong)
     throw invalid(`chunk ${wrong.hash} is ${where.get(wrong.hash)!.length} bytes, not ${wrong.length}`);
+  if (hashedOnArrival) return { readBack: false };
   const hash = createHash("sha256");
   for await (const piece of store.readChunks(chunks, `content ${sha256.slice(0, 12)}`)) {
     hash.update(piece);
@@ -126,39 +131,53 @@ async function checkContent(
   if (hash.digest("hex") !== sha256) {
     throw new EdgeRefusal(400, "INTEGRITY", `the chunks given do not make a file with sha256 ${sha256}`);
   }
+  return { readBack: true };
+}
+
+interface StoreInFlight {
+  done: Promise<void>;
+  /** The names of the chunks whose frames have arrived so far. */
+  received: Set<string>;
 }
 
 /**
  * Pack uploads being stored, per session. A client that lost a pack's connection asks chunks/missing before
  * resending; the server may still be storing the whole chunks that arrived before the cut, so the question
- * waits for those first (briefly: a connection the server has not yet seen drop must not stall it).
+ * waits for those first (briefly: a connection the server has not yet seen drop must not stall it). Only a
+ * store that received one of the chunks asked about can change the answer, so only such a store is waited
+ * for: a push asking about its next chunks while its previous pack is stored goes on at once.
  */
 class StoresInFlight {
-  private readonly bySession = new Map<string, Set<Promise<unknown>>>();
+  private readonly bySession = new Map<string, Set<StoreInFlight>>();
 
-  track<T>(session: string, store: Promise<T>): Promise<T> {
+  track<T>(session: string, received: Set<string>, store: Promise<T>): Promise<T> {
     const set = this.bySession.get(session) ?? new Set();
     this.bySession.set(session, set);
-    const settled = store.then(
-      () => {},
-      () => {},
-    );
-    set.add(settled);
-    void settled.then(() => {
-      set.delete(settled);
+    const entry: StoreInFlight = {
+      done: store.then(
+        () => {},
+        () => {},
+      ),
+      received,
+    };
+    set.add(entry);
+    void entry.done.then(() => {
+      set.delete(entry);
       if (set.size === 0) this.bySession.delete(session);
     });
     return store;
   }
 
-  async settle(session: string, withinMs: number): Promise<void> {
+  async settle(session: string, asked: readonly string[], withinMs: number): Promise<void> {
     const set = this.bySession.get(session);
     if (!set) return;
+    const relevant = [...set].filter((entry) => asked.some((hash) => entry.received.has(hash)));
+    if (relevant.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, withinMs);
     });
-    await Promise.race([Promise.all(set), timeout]);
+    await Promise.race([Promise.all(relevant.map((entry) => entry.done)), timeout]);
     clearTimeout(timer);
   }
 }
@@ -176,6 +195,7 @@ const fromJsonMetric = (value: number | string): number =>
 
 export const uploadRoutes: RoutePlugin = async (app, { services }) => {
   const inFlight = new StoresInFlight();
+  const arrivals = new Arrivals(SESSION_IDLE_MS);
 
   app.post(
     "/uploads",
@@ -225,6 +245,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       const store = chunkStoreOf(services);
       const session = await requireSession(store.index, request.params.id, request.actor);
       await store.index.endSession(session.id);
+      arrivals.forget(session.id);
       return sessionView(session);
     },
   );
@@ -244,8 +265,8 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
     async (request) => {
       const store = chunkStoreOf(services);
       const session = await requireSession(store.index, request.params.id, request.actor);
-      await inFlight.settle(session.id, SETTLE_MS);
       const asked = [...new Set(request.body.hashes)];
+      await inFlight.settle(session.id, asked, SETTLE_MS);
       // Claim first, then look up (in one transaction): a chunk reported present cannot be collected before
       // the version that uses it is committed.
       const stored = await store.index.claimChunks(session.id, asked);
@@ -283,9 +304,17 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       const session = await requireSession(store.index, request.params.id, request.actor);
       // The content-type parser hands the body over unread (see transfer.ts).
       const body = request.body as AsyncIterable<Uint8Array>;
+      const arrived = new Set<string>();
       const report = await inFlight.track(
         session.id,
-        store.storeSessionChunks(session.id, checkedChunks(body, keepAlive(store.index, session))),
+        arrived,
+        store.storeSessionChunks(
+          session.id,
+          checkedChunks(body, keepAlive(store.index, session), arrived, {
+            arrivals: arrivals.of(session.id),
+            n: request.params.n,
+          }),
+        ),
       );
       return { chunks: report.chunks, written: report.written, bytes: report.writtenBytes };
     },
@@ -311,18 +340,25 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       const session = await requireSession(store.index, request.params.id, request.actor);
       const content = request.body;
       let checked = false;
+      let readBack = false;
       const held = await store.index.getContent(content.sha256);
       if (held && (await store.index.hasContent(content.sha256))) {
         if (held.size !== content.size) {
           throw invalid(`the server holds ${content.sha256} as ${held.size} bytes, not ${content.size}`);
         }
       } else {
-        await checkContent(store, content, keepAlive(store.index, session));
+        const check = await checkContent(
+          store,
+          content,
+          keepAlive(store.index, session),
+          arrivals.vouchFor(session.id, content),
+        );
         checked = true;
+        readBack = check.readBack;
       }
       // Recorded (if new) and claimed for the session, so it stays until the version is committed.
       await store.index.putContent(session.id, content);
-      return { sha256: content.sha256, size: content.size, checked };
+      return { sha256: content.sha256, size: content.size, checked, readBack };
     },
   );
 
@@ -370,7 +406,10 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
           ? { metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, fromJsonMetric(v)])) }
           : {}),
       });
-      if (session && index) await index.endSession(session.id);
+      if (session && index) {
+        await index.endSession(session.id);
+        arrivals.forget(session.id);
+      }
       return viewVersion(version);
     },
   );

@@ -144,7 +144,10 @@ export class ChunkStore implements ContentStore {
     return this.own;
   }
 
-  /** Claims a batch for the slot's session, then appends the chunks the store lacks to the slot's pack. */
+  /**
+   * Claims the chunks of a batch the store already holds for the slot's session, then appends the ones it lacks
+   * to the slot's pack (indexing the pack claims those for the session: `ChunkIndex.addPack`).
+   */
   private async storeBatch(
     slot: PackSlot,
     batch: PendingChunk[],
@@ -231,7 +234,7 @@ export class ChunkStore implements ContentStore {
     if (!pack) return;
     slot.pack = undefined;
     const sealed = await pack.seal();
-    await this.index.addPack(sealed.pack, sealed.chunks);
+    await this.index.addPack(sealed.pack, sealed.chunks, slot.session);
   }
 
   /** Makes every write so far durable and recorded; `has` is true for them afterwards. */

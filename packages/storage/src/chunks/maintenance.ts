@@ -3,7 +3,14 @@
  * that names the damaged files, and rebuilding the chunk index from the packs alone.
  */
 import { hostname } from "node:os";
-import { type ChunkLocation, isCairnError, liveSessions, type PackRecord, planPacks } from "@cairn/core";
+import {
+  type ChunkLocation,
+  type GcReport,
+  isCairnError,
+  liveSessions,
+  type PackRecord,
+  planPacks,
+} from "@cairn/core";
 import { chunkHash } from "../chunking/index.js";
 import { type ChunkStore, PACK_PREFIX, sessionOfPack } from "./chunk-store.js";
 import { readAll, readPackTable } from "./pack-format.js";
@@ -22,19 +29,7 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-export interface GcReport {
-  dryRun: boolean;
-  liveSessions: number;
-  contentsRemoved: number;
-  chunksRemoved: number;
-  packsRemoved: number;
-  packsRewritten: number;
-  orphanPacksRemoved: number;
-  /** Bytes of pack objects freed (or that would be, with dryRun). */
-  bytesReclaimed: number;
-  packBytesBefore: number;
-  packBytesAfter: number;
-}
+export type { GcReport } from "@cairn/core";
 
 export interface GcOptions {
   dryRun?: boolean;

@@ -1,5 +1,6 @@
 /**
- * @module Blob keys as relative POSIX paths: the one check that keeps every key inside the blob folder.
+ * @module Blob keys as relative POSIX paths: the one check that keeps every key inside the blob folder (and,
+ * for the S3 driver, the same keys under the bucket prefix), and the check of a read's byte range.
  */
 import { invalid } from "@cairn/core";
 
@@ -49,4 +50,12 @@ export function checkPrefix(prefix: string): string {
   segments.pop();
   for (const segment of segments) checkSegment(segment, prefix);
   return prefix;
+}
+
+/** A read's byte range: whole non-negative numbers (a range past the end is fine: it reads what exists). */
+export function checkRange(range: { offset: number; length: number }): void {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw invalid(`invalid byte range offset=${offset} length=${length}`);
+  }
 }

@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { type BlobInfo, type BlobStore, type ByteSource, invalid, notFound } from "@cairn/core";
-import { checkKey, checkPrefix, isTempName, TEMP_MARK } from "./_keys.js";
+import { checkKey, checkPrefix, checkRange, isTempName, TEMP_MARK } from "./_keys.js";
 
 // Node's default 64 KiB stream buffer costs about 4x in throughput on multi-GB files.
 const READ_BUFFER = 1024 * 1024;
@@ -20,13 +20,6 @@ const isMissing = (error: unknown): boolean => {
   const code = errorCode(error);
   return code === "ENOENT" || code === "ENOTDIR";
 };
-
-function checkRange(range: { offset: number; length: number }): void {
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw invalid(`invalid byte range offset=${offset} length=${length}`);
-  }
-}
 
 async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   let written = 0;

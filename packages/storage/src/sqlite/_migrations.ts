@@ -192,4 +192,143 @@ export const MIGRATIONS: readonly string[] = [
     created_by TEXT NOT NULL
   ) STRICT;
   `,
+  // 4: experiment tracking. The schema, for whoever queries it (search, lineage, reproduce):
+  //   experiments         name (unique), created_at
+  //   runs                id (the public run id: 16 base32 characters, time-ordered; versions.run holds it),
+  //                       experiment_id, name, status (running|finished|failed|killed), start_time, end_time
+  //                       (ISO 8601 text), created_by, code (JSON, as versions.code), environment (JSON: runtime
+  //                       versions and lockFiles {file: sha256}), command
+  //   run_params          run_id, key, value: canonical JSON text (object keys sorted); write-once per key
+  //   run_metric_series   id, run_id, key (unique together) and that metric's last point — step, timestamp,
+  //                       value/special as in version_metrics (highest step; the latest logged on a tie): a
+  //                       run's "final metrics", what search filters and ranks runs by
+  //   run_metrics         series_id, step, timestamp (ms since 1970), value/special: every logged point, the
+  //                       rowid in logging order; a metric's history through (series_id, step). A small integer
+  //                       series id keeps that index narrow, which is most of the cost of a batch insert.
+  //   run_metric_points   a view: run_id, key, step, timestamp, value, special of every point
+  //   run_tags            run_id, key, value
+  //   run_inputs          run_id, ref: exact `name@version` of a data version the run read (lineage)
+  //   run_artifacts       run_id, path, size, mode, sha256: files logged by the run, in the content store
+  //   run_lock_files      run_id, path, sha256: lock files of the run's environment, in the content store
+  // Run artifacts, lock files and runs' code patches are garbage-collection roots: live_content is recreated.
+  `
+  CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'killed')),
+    start_time TEXT NOT NULL,
+    end_time TEXT,
+    created_by TEXT NOT NULL,
+    code TEXT CHECK (code IS NULL OR json_valid(code)),
+    environment TEXT CHECK (environment IS NULL OR json_valid(environment)),
+    command TEXT,
+    CHECK ((status = 'running') = (end_time IS NULL))
+  ) STRICT, WITHOUT ROWID;
+  -- Runs of one experiment, newest first (ids are time-ordered).
+  CREATE INDEX runs_experiment ON runs (experiment_id, id);
+
+  CREATE TABLE run_params (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL CHECK (json_valid(value)),
+    PRIMARY KEY (run_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX run_params_key_value ON run_params (key, value);
+
+  CREATE TABLE run_metric_series (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    value REAL,
+    special TEXT CHECK (special IN ('NaN', '-0')),
+    UNIQUE (run_id, key),
+    CHECK ((value IS NULL) = (special IS 'NaN'))
+  ) STRICT;
+  -- Search and ranking of runs by a final metric ("best accuracy").
+  CREATE INDEX run_metric_series_key_value ON run_metric_series (key, value);
+
+  -- A rowid table: the rowid is the logging order, which breaks ties between points of the same step.
+  CREATE TABLE run_metrics (
+    series_id INTEGER NOT NULL REFERENCES run_metric_series (id),
+    step INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    value REAL,
+    special TEXT CHECK (special IN ('NaN', '-0')),
+    CHECK ((value IS NULL) = (special IS 'NaN'))
+  ) STRICT;
+  -- One metric's history in step order (the rowid rides along in the index, so paging needs no sort).
+  CREATE INDEX run_metrics_history ON run_metrics (series_id, step);
+
+  CREATE VIEW run_metric_points (run_id, key, step, timestamp, value, special) AS
+    SELECT s.run_id, s.key, m.step, m.timestamp, m.value, m.special
+    FROM run_metrics m JOIN run_metric_series s ON s.id = m.series_id;
+
+  CREATE TABLE run_tags (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX run_tags_key_value ON run_tags (key, value);
+
+  -- A rowid table so the refs come back in the order they were given.
+  CREATE TABLE run_inputs (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    ref TEXT NOT NULL,
+    UNIQUE (run_id, ref)
+  ) STRICT;
+  -- Lineage the other way: which runs read this dataset version.
+  CREATE INDEX run_inputs_ref ON run_inputs (ref);
+
+  CREATE TABLE run_artifacts (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    mode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (run_id, path)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE run_lock_files (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (run_id, path)
+  ) STRICT, WITHOUT ROWID;
+
+  DROP VIEW live_content;
+  CREATE VIEW live_content (sha256) AS
+    SELECT sha256 FROM version_files
+    UNION
+    SELECT json_extract(code, '$.patch') FROM versions
+    WHERE code IS NOT NULL AND json_extract(code, '$.patch') IS NOT NULL
+    UNION
+    SELECT sha256 FROM run_artifacts
+    UNION
+    SELECT sha256 FROM run_lock_files
+    UNION
+    SELECT json_extract(code, '$.patch') FROM runs
+    WHERE code IS NOT NULL AND json_extract(code, '$.patch') IS NOT NULL;
+  `,
+  // 5: claims on whole packs. A push claims the packs that hold the chunks it found already stored (its dedup
+  // hits) and the packs it writes itself; while it lives, garbage collection keeps every chunk of a claimed
+  // pack. A claim row per chunk, as before, was most of a push's database time (a 1 GB version: 16,000 rows
+  // against a dozen packs). Chunk claims (table claims) stay for contents and older sessions.
+  `
+  CREATE TABLE pack_claims (
+    session_id TEXT NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+    pack_id INTEGER NOT NULL REFERENCES packs (id) ON DELETE CASCADE,
+    PRIMARY KEY (session_id, pack_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX pack_claims_pack ON pack_claims (pack_id);
+  `,
 ];

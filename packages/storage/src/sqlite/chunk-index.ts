@@ -54,17 +54,28 @@ export class SqliteChunkIndex implements ChunkIndex {
       const found = new Set<string>();
       for (const batch of batches(hashes)) {
         const values = batch.map(bin);
-        const insert = this.c.sql("INSERT OR IGNORE INTO claims (session_id, hash) VALUES (?, ?)");
-        // Claim first, then look up, in one transaction: GC either ran before (and we see what it left) or
-        // runs after (and sees our claim).
-        for (const value of values) insert.run(sessionId, value);
         const rows = this.c
-          .sql<{ hash: Buffer }>(`SELECT hash FROM chunks WHERE hash IN (${placeholders(values.length)})`)
+          .sql<{ hash: Buffer; pack_id: number }>(
+            `SELECT hash, pack_id FROM chunks WHERE hash IN (${placeholders(values.length)})`,
+          )
           .all(...values);
-        for (const row of rows) found.add(hex(row.hash));
+        // Look up and claim in one transaction: GC either ran before (and we see what it left) or runs after
+        // (and sees our claims). The claim is on each pack that holds a hit: a batch's hits lie in a few.
+        const packs = new Set<number>();
+        for (const row of rows) {
+          found.add(hex(row.hash));
+          packs.add(row.pack_id);
+        }
+        for (const pack of packs) this.claimPack(sessionId, pack);
       }
       return found;
     });
+  }
+
+  private claimPack(sessionId: string, packId: number): void {
+    this.c
+      .sql("INSERT OR IGNORE INTO pack_claims (session_id, pack_id) VALUES (?, ?)")
+      .run(sessionId, packId);
   }
 
   endSession(sessionId: string): Promise<void> {
@@ -90,17 +101,24 @@ export class SqliteChunkIndex implements ChunkIndex {
     );
   }
 
-  addPack(pack: PackRecord, chunks: ChunkLocation[]): Promise<void> {
+  addPack(pack: PackRecord, chunks: ChunkLocation[], sessionId: string): Promise<void> {
     return this.c.write(`cannot index pack ${pack.key}`, () => {
       const { id } = this.c
         .sql<{ id: number }>(
           "INSERT INTO packs (key, size, chunk_count, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         )
         .get(pack.key, pack.size, pack.chunkCount, pack.createdAt)!;
+      this.claimPack(sessionId, id);
       const insert = this.c.sql(
         "INSERT OR IGNORE INTO chunks (hash, pack_id, offset, length) VALUES (?, ?, ?, ?)",
       );
-      for (const chunk of chunks) insert.run(bin(chunk.hash), id, chunk.offset, chunk.length);
+      const elsewhere = this.c.sql<{ pack_id: number }>("SELECT pack_id FROM chunks WHERE hash = ?");
+      for (const chunk of chunks) {
+        const hash = bin(chunk.hash);
+        if (insert.run(hash, id, chunk.offset, chunk.length).changes > 0) continue;
+        // Another pack got this chunk first (another push wrote it meanwhile): that pack must stay too.
+        this.claimPack(sessionId, elsewhere.get(hash)!.pack_id);
+      }
     });
   }
 
@@ -221,6 +239,9 @@ export class SqliteChunkIndex implements ChunkIndex {
       for (const id of options.deadSessionIds) dead.run(id);
       // Every session not known to be dead counts, also one that began after the caller listed the sessions.
       const claimed = `EXISTS (SELECT 1 FROM claims cl WHERE cl.hash = % AND cl.session_id NOT IN (SELECT id FROM gc_dead_sessions))`;
+      // Pushes claim whole packs (those they write, and those holding their dedup hits): all of it is kept.
+      const inClaimedPack = `k.pack_id IN (SELECT pc.pack_id FROM pack_claims pc
+                             WHERE pc.session_id NOT IN (SELECT id FROM gc_dead_sessions))`;
       db.prepare(
         `INSERT INTO gc_dead_contents (id) SELECT c.id FROM contents c
          WHERE c.sha256 NOT IN (SELECT sha256 FROM live_content) AND NOT ${claimed.replace("%", "unhex(c.sha256)")}`,
@@ -229,7 +250,7 @@ export class SqliteChunkIndex implements ChunkIndex {
         `INSERT INTO gc_dead_chunks (hash, length) SELECT k.hash, k.length FROM chunks k
          WHERE NOT EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.hash = k.hash
                            AND cc.content_id NOT IN (SELECT id FROM gc_dead_contents))
-           AND NOT ${claimed.replace("%", "k.hash")}`,
+           AND NOT ${claimed.replace("%", "k.hash")} AND NOT ${inClaimedPack}`,
       ).run();
       const contentsRemoved = (
         db.prepare("SELECT count(*) AS n FROM gc_dead_contents").get() as { n: number }
@@ -266,6 +287,14 @@ export class SqliteChunkIndex implements ChunkIndex {
             "INSERT INTO packs (key, size, chunk_count, created_at) VALUES (?, ?, ?, ?) RETURNING id",
           )
           .get(pack.key, pack.size, pack.chunkCount, pack.createdAt)!.id;
+        // The copy inherits the old pack's claims: a push in flight keeps its chunks through a rewrite.
+        if (old) {
+          this.c
+            .sql(
+              "INSERT OR IGNORE INTO pack_claims (session_id, pack_id) SELECT session_id, ? FROM pack_claims WHERE pack_id = ?",
+            )
+            .run(newId, old.id);
+        }
         const move = this.c.sql("UPDATE chunks SET pack_id = ?, offset = ?, length = ? WHERE hash = ?");
         for (const chunk of chunks) move.run(newId, chunk.offset, chunk.length, bin(chunk.hash));
       }
@@ -307,15 +336,14 @@ export class SqliteChunkIndex implements ChunkIndex {
              JOIN contents c ON c.sha256 = f.sha256 JOIN content_chunks cc ON cc.content_id = c.id)`,
         )
         .get()!.bytes;
-      if (artifact === undefined) {
-        rows.push({
-          artifact: null,
-          versions: rows.reduce((n, r) => n + r.versions, 0),
-          files: rows.reduce((n, r) => n + r.files, 0),
-          logicalBytes: rows.reduce((n, r) => n + r.logicalBytes, 0),
-          storedBytes: overallStored,
-        });
-      }
+      // The whole store's row comes with one artifact's too: `cairn stats NAME` shows it against the total.
+      const totals = this.c
+        .sql<{ versions: number; files: number; logicalBytes: number }>(
+          `SELECT count(DISTINCT f.version_id) AS versions, count(f.path) AS files,
+                  coalesce(sum(f.size), 0) AS logicalBytes FROM version_files f`,
+        )
+        .get()!;
+      rows.push({ artifact: null, ...totals, storedBytes: overallStored });
       return rows;
     });
   }

@@ -3,4 +3,6 @@
  */
 
 export { SqliteChunkIndex } from "./chunk-index.js";
+export { SqliteLineageStore } from "./lineage-store.js";
 export { openSqliteMetadataStore, SqliteMetadataStore } from "./metadata-store.js";
+export { SqliteTrackingStore } from "./tracking-store.js";

@@ -7,6 +7,7 @@ import {
   type Alias,
   type AliasEvent,
   type AliasMove,
+  type AliasResolution,
   type ApiToken,
   type Artifact,
   type ArtifactSummary,
@@ -61,11 +62,15 @@ import {
   type VersionRow,
 } from "./_rows.js";
 import { SqliteChunkIndex } from "./chunk-index.js";
+import { SqliteLineageStore } from "./lineage-store.js";
+import { SqliteSearchStore } from "./search-store.js";
+import { SqliteTrackingStore } from "./tracking-store.js";
 
 export class SqliteMetadataStore implements MetadataStore {
   readonly kind = "sqlite";
   private readonly c: Connection;
   private chunks: SqliteChunkIndex | undefined;
+  private runs: SqliteTrackingStore | undefined;
 
   /** Use `openSqliteMetadataStore`, which opens and migrates the database first. */
   constructor(connection: Connection) {
@@ -81,10 +86,30 @@ export class SqliteMetadataStore implements MetadataStore {
     this.c.close();
   }
 
+  changeMark(): string {
+    return this.c.changeMark();
+  }
+
   /** The chunk store's index, in this same database (so commits and GC serialise on one write lock). */
   chunkIndex(): SqliteChunkIndex {
     this.chunks ??= new SqliteChunkIndex(this.c);
     return this.chunks;
+  }
+
+  /** The edges of the lineage graph (data → run → version), for core's `walkLineage`. */
+  lineage(): SqliteLineageStore {
+    return new SqliteLineageStore(this.c);
+  }
+
+  /** Search over versions and runs with the filter language of core's search module. */
+  search(): SqliteSearchStore {
+    return new SqliteSearchStore(this.c);
+  }
+
+  /** Runs and their metrics, in this same database (run artifacts are garbage-collection roots). */
+  tracking(): SqliteTrackingStore {
+    this.runs ??= new SqliteTrackingStore(this.c);
+    return this.runs;
   }
 
   // ── artifacts ───────────────────────────────────────────────────────────────────────────────────────────
@@ -326,6 +351,19 @@ export class SqliteMetadataStore implements MetadataStore {
         .sql<AliasRow>(`${ALIAS_SELECT} WHERE a.name = ? AND al.alias = ?`)
         .get(artifact, alias);
       return row === undefined ? null : toAlias(row);
+    });
+  }
+
+  resolveAlias(artifact: string, alias: string): Promise<AliasResolution> {
+    return this.c.read(`cannot resolve ${artifact}@${alias}`, () => {
+      const row = this.c
+        .sql<VersionRow>(
+          `${VERSION_SELECT} JOIN aliases al ON al.artifact_id = a.id AND al.version_id = v.id
+           WHERE a.name = ? AND al.alias = ?`,
+        )
+        .get(artifact, alias);
+      if (row !== undefined) return loadVersion(this.c, row);
+      return artifactRow(this.c, artifact) === undefined ? "no-artifact" : "no-alias";
     });
   }
 

@@ -4,7 +4,8 @@
  * measure what it keeps on disk, and damage or lose it the way a disk or an operator would.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { ByteSource, ContentStore, StoredContent } from "@cairn/core";
+import { open as openFile, unlink } from "node:fs/promises";
+import type { ByteSource, ChunkIndex, ContentStore, StoredContent } from "@cairn/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, pieces } from "./blob-contract.js";
 
@@ -22,6 +23,45 @@ export interface ContentStoreUnderTest {
   lose(content: StoredContent, at: number): Promise<void>;
   /** Closes every store it opened and removes its files. */
   cleanup(): Promise<void>;
+}
+
+/** Where byte `at` of a stored file sits in a chunk store: its pack and the offset in it. */
+export async function locateByte(index: ChunkIndex, content: StoredContent, at: number) {
+  const record = await index.getContent(content.sha256);
+  if (!record) throw new Error(`content ${content.sha256} is not recorded`);
+  let start = 0;
+  for (const chunk of record.chunks) {
+    if (at < start + chunk.length) {
+      const where = (await index.locateChunks([chunk.hash])).get(chunk.hash)!;
+      return { pack: where.pack, offset: where.offset + (at - start) };
+    }
+    start += chunk.length;
+  }
+  throw new Error(`byte ${at} is past the end of the file`);
+}
+
+/** `damage` and `lose` for a chunk store whose packs are files (`packPath` names a pack's file). */
+export function packFileHarm(
+  index: ChunkIndex,
+  packPath: (key: string) => string,
+): Pick<ContentStoreUnderTest, "damage" | "lose"> {
+  return {
+    async damage(content, at) {
+      const { pack, offset } = await locateByte(index, content, at);
+      const file = await openFile(packPath(pack), "r+");
+      try {
+        const byte = Buffer.alloc(1);
+        await file.read(byte, 0, 1, offset);
+        byte[0] = byte[0]! ^ 0x01;
+        await file.write(byte, 0, 1, offset);
+      } finally {
+        await file.close();
+      }
+    },
+    async lose(content, at) {
+      await unlink(packPath((await locateByte(index, content, at)).pack));
+    },
+  };
 }
 
 export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");

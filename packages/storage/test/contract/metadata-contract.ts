@@ -11,7 +11,8 @@ export const sha = (n: number): string => n.toString(16).padStart(64, "0");
 /** Distinct, increasing timestamps. */
 const at = (second: number): string => new Date(Date.UTC(2025, 2, 3, 9, 0, second)).toISOString();
 
-function newVersion(artifact: string, version: string, extra: Partial<NewVersion> = {}): NewVersion {
+/** A version as the registry hands it to a driver: one file, nothing else set unless `extra` says so. */
+export function newVersion(artifact: string, version: string, extra: Partial<NewVersion> = {}): NewVersion {
   return {
     artifact,
     type: "model",
@@ -411,6 +412,25 @@ export function runMetadataContract(
         expect(actions).toContainEqual(["alias.set", "resnet@production", "1.0.0", "1.1.0"]);
         expect(actions).toContainEqual(["alias.set", "resnet@staging", null, "1.1.0"]);
         expect(actions).toContainEqual(["version.create", "resnet@1.1.0", null, {}]);
+      });
+
+      it("resolveAlias (optional) answers in one read what getVersion answers, or which part is missing", async () => {
+        // A driver may leave it out; core's resolveRef then makes the separate reads.
+        if (store.resolveAlias === undefined) return;
+        await create("resnet", "1.0.0", { tags: { team: "vision" } });
+        await create("resnet", "1.1.0");
+        await move("resnet", "production", null, "1.0.0");
+        expect(await store.resolveAlias("resnet", "production")).toEqual(
+          await store.getVersion("resnet", "1.0.0"),
+        );
+        await move("resnet", "production", "1.0.0", "1.1.0");
+        expect(await store.resolveAlias("resnet", "production")).toEqual(
+          await store.getVersion("resnet", "1.1.0"),
+        );
+        expect(await store.resolveAlias("resnet", "staging")).toBe("no-alias");
+        expect(await store.resolveAlias("yolo", "production")).toBe("no-artifact");
+        await move("resnet", "production", "1.1.0", null);
+        expect(await store.resolveAlias("resnet", "production")).toBe("no-alias");
       });
 
       it("moves an alias, returning the recorded event", async () => {

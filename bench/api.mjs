@@ -1,0 +1,345 @@
+#!/usr/bin/env node
+/**
+ * @module `npm run bench:api`: the server under load, every figure next to its goal, each ratio measured in the
+ * same run.
+ *
+ *   1. resolving `name@production` (GET /api/v1/resolve/:ref): autocannon, 50 connections on loopback, against
+ *      `cairn serve --port 0 --rate-limit off` run as a user runs it (its own process, JSON logs at the default
+ *      level, over a fresh embedded store holding one artifact with a `production` alias): req/s and p99 latency
+ *   2. push of a new file (random bytes, 1 GiB) over HTTP through the SDK (with the chunk store's chunker, as the
+ *      CLI's remote mode uses it), into that server, vs `cairn push` of the same file into a fresh embedded
+ *      store: both in their own process, both ended with `sync`, the page cache dropped before each
+ *
+ * Environment: BENCH_SIZE_MB (MiB of the pushed file, default 1024), BENCH_DURATION_S (seconds of load,
+ * default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (pushes of each kind, a new file per round; medians
+ * are compared; default 1), BENCH_DIR (parent of the temporary folder: it needs about 3.2 × the size free),
+ * BENCH_ONLY=resolve (measure resolving only; the push part takes minutes).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import {
+  benchFolder,
+  CLI,
+  dropCaches,
+  MB,
+  MiB,
+  median,
+  positiveInteger,
+  REPO,
+  round3,
+  table,
+  timed,
+  timedWithSync,
+  writeRandomFile,
+} from "./_lib.mjs";
+
+const GOALS = {
+  resolve_rps: 20_000, // at least
+  resolve_p99_ms: 5, // under
+  push_http_vs_embedded: 0.6, // embedded push time / HTTP push time, at least
+};
+
+const PUSH_OVER_HTTP = "--push-over-http";
+
+/**
+ * The HTTP contender, run in its own process as `cairn push --url` would be: the SDK with the chunk store's
+ * chunker. Prints the push's result as one JSON line.
+ */
+async function pushOverHttp(url, file) {
+  const { CairnClient } = await import(join(REPO, "packages", "sdk", "dist", "index.js"));
+  const { chunkStream } = await import(join(REPO, "packages", "storage", "dist", "index.js"));
+  const client = new CairnClient({ url, chunker: (source) => chunkStream(source) });
+  const result = await client.push({ name: "bench", files: [{ path: "model.bin", source: file }] });
+  console.log(JSON.stringify({ version: result.version.version, files: result.version.files }));
+}
+
+/** `cairn serve` in its own process; resolves with its URL once it prints the line it listens on. */
+function startServer(home) {
+  const env = { ...cleanEnv(), CAIRN_HOME: home };
+  // Logs at the default level, as served; nobody reads them here.
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--rate-limit", "off"], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return { child, exited, url: listeningUrl(child, "cairn serve") };
+}
+
+/** The URL a server child prints in its "listening on URL" line on stdout. */
+function listeningUrl(child, what) {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (piece) => {
+      out += String(piece);
+      const match = /listening on (http:\/\/\S+)\n/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`${what} exited with ${code} before listening`)));
+  });
+}
+
+/**
+ * The reference: Fastify answering a constant JSON object with no logging, in its own process, loaded the same
+ * way. On a shared, noisy machine the ratio to it says more than req/s alone.
+ */
+function startBareFastify() {
+  const source = `
+    const app = require(${JSON.stringify(join(REPO, "node_modules", "fastify"))})();
+    app.get("/", async () => ({ hello: "world" }));
+    app.listen({ host: "127.0.0.1", port: 0 }).then((url) => console.log("listening on " + url));`;
+  const child = spawn(process.execPath, ["-e", source], { stdio: ["ignore", "pipe", "inherit"] });
+  return { child, url: listeningUrl(child, "bare Fastify") };
+}
+
+/** The caller's shell must not point the bench at another registry or database. */
+function cleanEnv() {
+  const env = { ...process.env, NO_COLOR: "1" };
+  for (const key of ["CAIRN_URL", "CAIRN_TOKEN", "CAIRN_DATABASE_URL", "CAIRN_BLOB_URL", "CAIRN_HOME"]) {
+    delete env[key];
+  }
+  return env;
+}
+
+async function load(url, seconds, connections) {
+  const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+    throw new Error(
+      `the resolve load saw ${result.errors} errors, ${result.timeouts} timeouts and ${result.non2xx} non-2xx answers`,
+    );
+  }
+  return result;
+}
+
+async function main() {
+  for (const built of [
+    ["cli", "main.js"],
+    ["sdk", "index.js"],
+    ["server", "index.js"],
+  ]) {
+    if (!existsSync(join(REPO, "packages", built[0], "dist", built[1]))) {
+      throw new Error("cairn is not built: run `npx tsc -b` first");
+    }
+  }
+  const SIZE_MIB = positiveInteger("BENCH_SIZE_MB", 1024);
+  const DURATION = positiveInteger("BENCH_DURATION_S", 10);
+  const CONNECTIONS = positiveInteger("BENCH_CONNECTIONS", 50);
+  const ROUNDS = positiveInteger("BENCH_ROUNDS", 1);
+  const SIZE = SIZE_MIB * MiB;
+
+  let server;
+  const stopServer = () => {
+    if (server && server.child.exitCode === null) server.child.kill("SIGKILL");
+  };
+  // The file, the embedded store's copy and the served store's copy.
+  const { dir, cleanup } = benchFolder("cairn-bench-api-", SIZE_MIB, 3.2, stopServer);
+
+  try {
+    console.log(`cairn bench:api in ${dir}`);
+    const served = join(dir, "served");
+    const env = { ...cleanEnv(), CAIRN_HOME: served };
+    const seedFile = join(dir, "seed.bin");
+    writeRandomFile(seedFile, 1 * MiB);
+    const seeded = JSON.parse(
+      timed(process.execPath, [CLI, "push", "bench-model", seedFile, "--json"], { cwd: dir, env }).stdout,
+    );
+    timed(process.execPath, [CLI, "alias", "set", "bench-model", "production", seeded.version, "--json"], {
+      cwd: dir,
+      env,
+    });
+
+    // 1. Resolve under load.
+    server = startServer(served);
+    const base = await server.url;
+    const resolveUrl = `${base}/api/v1/resolve/${encodeURIComponent("bench-model@production")}`;
+    const first = await fetch(resolveUrl);
+    const view = await first.json();
+    if (first.status !== 200 || view.version !== seeded.version) {
+      throw new Error(`resolve answered ${first.status}: ${JSON.stringify(view).slice(0, 300)}`);
+    }
+    console.log(
+      `  ${base}: ${CONNECTIONS} connections, ${DURATION} s (after 2 s of warm-up) on ${resolveUrl}`,
+    );
+    // Skipped under BENCH_ONLY=push: the figures read as NaN and the resolve goals as missed.
+    const pushOnly = process.env.BENCH_ONLY === "push";
+    if (!pushOnly) await load(resolveUrl, 2, CONNECTIONS);
+    const resolved = pushOnly
+      ? {
+          requests: { average: Number.NaN, total: 0 },
+          latency: { p50: Number.NaN, p99: Number.NaN },
+          duration: 0,
+        }
+      : await load(resolveUrl, DURATION, CONNECTIONS);
+    const rps = resolved.requests.average;
+    const p99 = resolved.latency.p99;
+    let bareRps = Number.NaN;
+    if (!pushOnly) {
+      const bare = startBareFastify();
+      try {
+        const bareUrl = await bare.url;
+        await load(bareUrl, 2, CONNECTIONS);
+        bareRps = (await load(bareUrl, DURATION, CONNECTIONS)).requests.average;
+      } finally {
+        bare.child.kill("SIGKILL");
+      }
+      console.log(
+        `  resolve: ${rps.toFixed(0)} req/s, p50 ${resolved.latency.p50} ms, p99 ${p99} ms; bare Fastify in the ` +
+          `same run: ${bareRps.toFixed(0)} req/s (resolve at ${(rps / bareRps).toFixed(2)}× of it)`,
+      );
+    }
+
+    // 2. Push of a new file: embedded vs over HTTP, a new random file each round.
+    if (process.env.BENCH_ONLY === "resolve") {
+      server.child.kill("SIGTERM");
+      const stopped = await server.exited;
+      if (stopped.code !== 0)
+        throw new Error(`cairn serve exited with ${JSON.stringify(stopped)} on SIGTERM`);
+      console.log(
+        JSON.stringify({
+          bench: "api",
+          push: "skipped (BENCH_ONLY=resolve)",
+          connections: CONNECTIONS,
+          duration_s: DURATION,
+          resolve_rps: round3(rps, 0),
+          resolve_p50_ms: resolved.latency.p50,
+          resolve_p99_ms: p99,
+          resolve_total: resolved.requests.total,
+          bare_fastify_rps: round3(bareRps, 0),
+          resolve_vs_bare_fastify: round3(rps / bareRps),
+          goals_met: { resolve_rps: rps >= GOALS.resolve_rps, resolve_p99_ms: p99 < GOALS.resolve_p99_ms },
+        }),
+      );
+      return;
+    }
+    const cold = dropCaches();
+    const runs = { embedded: [], http: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const file = join(dir, `model-${round}.bin`);
+      const made = process.hrtime.bigint();
+      const sha = writeRandomFile(file, SIZE);
+      console.log(
+        `  round ${round + 1}: wrote ${SIZE_MIB} MiB in ${(Number(process.hrtime.bigint() - made) / 1e9).toFixed(1)} s`,
+      );
+
+      const home = join(dir, `embedded-${round}`);
+      dropCaches();
+      const embedded = timedWithSync(process.execPath, [CLI, "push", "bench", file, "--json"], {
+        cwd: dir,
+        env: { ...cleanEnv(), CAIRN_HOME: home },
+      });
+      runs.embedded.push(embedded.s);
+      rmSync(home, { recursive: true, force: true });
+
+      dropCaches();
+      const http = timedWithSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), PUSH_OVER_HTTP, base, file],
+        {
+          cwd: dir,
+          env: cleanEnv(),
+        },
+      );
+      runs.http.push(http.s);
+      const pushed = JSON.parse(http.stdout);
+      if (pushed.files?.[0]?.sha256 !== sha || JSON.parse(embedded.stdout).files?.[0]?.sha256 !== sha) {
+        throw new Error("a pushed version does not hold the file's bytes");
+      }
+      rmSync(file);
+    }
+
+    server.child.kill("SIGTERM");
+    const stopped = await server.exited;
+    if (stopped.code !== 0) throw new Error(`cairn serve exited with ${JSON.stringify(stopped)} on SIGTERM`);
+
+    const embeddedS = median(runs.embedded);
+    const httpS = median(runs.http);
+    const rate = (s) => SIZE / MB / s;
+    const ratio = embeddedS / httpS;
+    const verdict = (ok) => (ok ? "met" : "MISSED");
+    console.log();
+    console.log(
+      table([
+        ["measure", "result", "goal", ""],
+        [
+          "resolve name@production: req/s",
+          rps.toFixed(0),
+          `≥ ${GOALS.resolve_rps}`,
+          verdict(rps >= GOALS.resolve_rps),
+        ],
+        [
+          "resolve name@production: p99",
+          `${p99} ms`,
+          `< ${GOALS.resolve_p99_ms} ms`,
+          verdict(p99 < GOALS.resolve_p99_ms),
+        ],
+        [
+          "push, embedded (cairn push + sync)",
+          `${embeddedS.toFixed(2)} s`,
+          `${rate(embeddedS).toFixed(0)} MB/s`,
+          "",
+        ],
+        ["push over HTTP (SDK + sync)", `${httpS.toFixed(2)} s`, `${rate(httpS).toFixed(0)} MB/s`, ""],
+        [
+          "push over HTTP vs embedded (throughput)",
+          `${ratio.toFixed(2)}×`,
+          `≥ ${GOALS.push_http_vs_embedded}×`,
+          verdict(ratio >= GOALS.push_http_vs_embedded),
+        ],
+      ]),
+    );
+    console.log(
+      `  (${resolved.requests.total} resolves in ${resolved.duration.toFixed(1)} s, p50 ${resolved.latency.p50} ms, ` +
+        `p99 ${p99} ms; ${SIZE} bytes pushed, MB = 10^6 bytes, median of ${ROUNDS}; page cache ${cold ? "cold" : "warm (could not be dropped)"}; ` +
+        `load generator and server share this machine's ${availableParallelism()} cores)`,
+    );
+    console.log();
+    console.log(
+      JSON.stringify({
+        bench: "api",
+        connections: CONNECTIONS,
+        duration_s: DURATION,
+        resolve_rps: round3(rps, 0),
+        resolve_p50_ms: resolved.latency.p50,
+        resolve_p99_ms: p99,
+        resolve_total: resolved.requests.total,
+        bare_fastify_rps: round3(bareRps, 0),
+        resolve_vs_bare_fastify: round3(rps / bareRps),
+        size_bytes: SIZE,
+        rounds: ROUNDS,
+        cache: cold ? "cold" : "warm",
+        push_embedded_s: round3(embeddedS),
+        push_http_s: round3(httpS),
+        push_embedded_mb_s: round3(rate(embeddedS), 1),
+        push_http_mb_s: round3(rate(httpS), 1),
+        push_http_vs_embedded: round3(ratio),
+        runs_s: { embedded: runs.embedded.map((v) => round3(v)), http: runs.http.map((v) => round3(v)) },
+        goals: GOALS,
+        goals_met: {
+          resolve_rps: rps >= GOALS.resolve_rps,
+          resolve_p99_ms: p99 < GOALS.resolve_p99_ms,
+          push_http_vs_embedded: ratio >= GOALS.push_http_vs_embedded,
+        },
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+      }),
+    );
+  } finally {
+    stopServer();
+    cleanup();
+  }
+}
+
+if (process.argv[2] === PUSH_OVER_HTTP) {
+  pushOverHttp(process.argv[3], process.argv[4]).catch((error) => {
+    console.error(`push over HTTP failed: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exitCode = 1;
+  });
+} else {
+  main().catch((error) => {
+    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  });
+}

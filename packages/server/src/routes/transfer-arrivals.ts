@@ -1,0 +1,161 @@
+/**
+ * @module What arrived in a session's packs, in order: the sha256 of the chunk bytes, hashed as they come in,
+ * so a file made of exactly the chunks sent, in the order sent, is checked against its sha256 without reading
+ * it back from the store (which costs seconds per GiB while the client waits for the answer).
+ *
+ * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
+ * their numbers: a pack that arrives while the one before it is still arriving waits for it. Anything else —
+ * a pack out of order, resent after a cut, or refused — stops the session's tracking, and its files are then
+ * checked by reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { ChunkRef } from "@cairn/core";
+
+/** The state after a whole pack: chunks and bytes so far, their sha256, and the digest of their names. */
+interface PackEnd {
+  chunks: number;
+  bytes: number;
+  sha256: string;
+  names: string;
+}
+
+/**
+ * How long a pack waits for the one before it to finish arriving; past that the tracking stops. Only a guard:
+ * the pack waited for is already arriving, and ends (whole, cut or refused) when its connection does.
+ */
+const TURN_WAIT_MS = 30_000;
+/** Pack ends remembered: a file past them (32 GiB in the SDK's 32 MiB packs) is read back instead. */
+const MAX_ENDS = 1024;
+
+/** The names of a run of chunks, hashed: two runs with the same digest list the same chunks, in order. */
+function namesDigest(chunks: Iterable<ChunkRef>): NamesHash {
+  const names = new NamesHash();
+  for (const chunk of chunks) names.add(chunk);
+  return names;
+}
+
+class NamesHash {
+  private readonly hash = createHash("sha256");
+  add(chunk: ChunkRef): void {
+    this.hash.update(`${chunk.hash}:${chunk.length}\n`);
+  }
+  copyDigest(): string {
+    return this.hash.copy().digest("hex");
+  }
+}
+
+export class SessionArrivals {
+  private readonly bytes: Hash = createHash("sha256");
+  private readonly names = new NamesHash();
+  private chunks = 0;
+  private size = 0;
+  private readonly ends: PackEnd[] = [];
+  /** The number of the pack being hashed, or of the next one to hash; and whether it is arriving now. */
+  private expected = 1;
+  private arriving = false;
+  private broken = false;
+  private waiters: (() => void)[] = [];
+  touched = Date.now();
+
+  /**
+   * Waits until pack `n` may be hashed; false if it may not (the session is no longer tracked). A caller
+   * given true must call `ended` once the pack's body is done, whether whole or not.
+   */
+  async begin(n: number): Promise<boolean> {
+    this.touched = Date.now();
+    if (this.broken) return false;
+    if (n === this.expected + 1 && this.arriving) {
+      // The pack before this one is arriving: the client sent them together. Wait for it to end.
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        timer = setTimeout(resolve, TURN_WAIT_MS);
+      });
+      clearTimeout(timer);
+    }
+    if (this.broken || n !== this.expected || this.arriving) return this.stop();
+    this.arriving = true;
+    return true;
+  }
+
+  /** Hashes one checked chunk of the current pack. */
+  add(hash: string, data: Uint8Array): void {
+    if (this.broken) return;
+    this.bytes.update(data);
+    this.names.add({ hash, length: data.byteLength });
+    this.chunks++;
+    this.size += data.byteLength;
+  }
+
+  /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */
+  ended(whole: boolean): void {
+    this.touched = Date.now();
+    if (!whole || this.broken || !this.arriving || this.ends.length >= MAX_ENDS) {
+      this.stop();
+      return;
+    }
+    this.ends.push({
+      chunks: this.chunks,
+      bytes: this.size,
+      sha256: this.bytes.copy().digest("hex"),
+      names: this.names.copyDigest(),
+    });
+    this.expected++;
+    this.arriving = false;
+    this.wake();
+  }
+
+  /** Whether the file `content` is the chunks arrived from the session's first pack to the end of some pack. */
+  vouchesFor(content: { sha256: string; size: number; chunks: ChunkRef[] }): boolean {
+    this.touched = Date.now();
+    const end = this.ends.find((e) => e.chunks === content.chunks.length && e.bytes === content.size);
+    return (
+      end !== undefined &&
+      end.sha256 === content.sha256 &&
+      end.names === namesDigest(content.chunks).copyDigest()
+    );
+  }
+
+  private stop(): false {
+    this.broken = true;
+    this.wake();
+    return false;
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}
+
+/** Per session, within this server process (a session served by several processes is read back instead). */
+export class Arrivals {
+  private readonly bySession = new Map<string, SessionArrivals>();
+
+  constructor(private readonly idleMs: number) {}
+
+  of(session: string): SessionArrivals {
+    let arrivals = this.bySession.get(session);
+    if (!arrivals) {
+      this.forgetIdle();
+      arrivals = new SessionArrivals();
+      this.bySession.set(session, arrivals);
+    }
+    return arrivals;
+  }
+
+  /** Whether the session's arrivals make `content`: then its bytes need not be read back. */
+  vouchFor(session: string, content: { sha256: string; size: number; chunks: ChunkRef[] }): boolean {
+    return this.bySession.get(session)?.vouchesFor(content) ?? false;
+  }
+
+  forget(session: string): void {
+    this.bySession.delete(session);
+  }
+
+  /** Sessions left to expire are never ended here: drop what they hold once they have idled out. */
+  private forgetIdle(): void {
+    const before = Date.now() - this.idleMs;
+    for (const [session, arrivals] of this.bySession)
+      if (arrivals.touched < before) this.bySession.delete(session);
+  }
+}
