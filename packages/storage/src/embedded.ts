@@ -4,7 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { invalid, type SearchStore, type TrackingStore } from "@cairn/core";
+import { type BlobStore, type ChunkIndex, invalid, type SearchStore, type TrackingStore } from "@cairn/core";
 import { ChunkStore } from "./chunks/chunk-store.js";
 import { type FsBlobStore, openFsBlobStore } from "./fs/blob-store.js";
 import { openSqliteMetadataStore, type SqliteMetadataStore } from "./sqlite/metadata-store.js";
@@ -36,9 +36,39 @@ export async function openEmbeddedStore(home: string): Promise<EmbeddedStore> {
   }
   const blobs = await openFsBlobStore(join(folder, EMBEDDED_BLOBS));
   const meta = await openSqliteMetadataStore(join(folder, EMBEDDED_DATABASE));
+  return assembleStore(folder, meta, blobs);
+}
+
+/** What a metadata driver must offer besides the metadata port for a store to be built on it. */
+interface StoreMetadata {
+  chunkIndex(): ChunkIndex;
+  tracking(): TrackingStore;
+  search(): SearchStore;
+  close(): Promise<void>;
+}
+
+/**
+ * A store over opened drivers: the chunk store on the blobs and the metadata's chunk index, and a close that
+ * ends the chunk store's session before the database closes, then releases the blob driver (an S3 client's
+ * sockets), whatever fails on the way.
+ */
+export function assembleStore<H, M extends StoreMetadata, B extends BlobStore>(
+  home: H,
+  meta: M,
+  blobs: B,
+  releaseBlobs: () => void = () => {},
+): {
+  home: H;
+  meta: M;
+  blobs: B;
+  content: ChunkStore;
+  tracking: TrackingStore;
+  search: SearchStore;
+  close(): Promise<void>;
+} {
   const content = new ChunkStore(blobs, meta.chunkIndex());
   return {
-    home: folder,
+    home,
     meta,
     blobs,
     content,
@@ -48,7 +78,11 @@ export async function openEmbeddedStore(home: string): Promise<EmbeddedStore> {
       try {
         await content.close();
       } finally {
-        await meta.close();
+        try {
+          await meta.close();
+        } finally {
+          releaseBlobs();
+        }
       }
     },
   };

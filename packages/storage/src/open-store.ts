@@ -15,8 +15,8 @@ import {
   type SearchStore,
   type TrackingStore,
 } from "@cairn/core";
-import { ChunkStore } from "./chunks/chunk-store.js";
-import { EMBEDDED_BLOBS, EMBEDDED_DATABASE, openEmbeddedStore } from "./embedded.js";
+import type { ChunkStore } from "./chunks/chunk-store.js";
+import { assembleStore, EMBEDDED_BLOBS, EMBEDDED_DATABASE, openEmbeddedStore } from "./embedded.js";
 import { openFsBlobStore } from "./fs/blob-store.js";
 import { openPostgresMetadataStore } from "./postgres/metadata-store.js";
 import { parseS3Location } from "./s3/config.js";
@@ -173,24 +173,5 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     release();
     throw error;
   }
-  const content = new ChunkStore(blobs, meta.chunkIndex());
-  return {
-    home: folder ?? null,
-    meta,
-    blobs,
-    content,
-    tracking: meta.tracking(),
-    search: meta.search(),
-    close: async () => {
-      try {
-        await content.close();
-      } finally {
-        try {
-          await meta.close();
-        } finally {
-          release();
-        }
-      }
-    },
-  };
+  return assembleStore(folder ?? null, meta, blobs, release);
 }

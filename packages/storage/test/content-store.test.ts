@@ -1,24 +1,8 @@
-import { mkdtemp, open as openFile, rm, unlink } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { StoredContent } from "@cairn/core";
 import { ChunkStore, type EmbeddedStore, openEmbeddedStore, PACK_PREFIX } from "@cairn/storage";
-import { type ContentStoreUnderTest, runContentContract } from "./contract/content-contract.js";
-
-/** Where byte `at` of a stored file sits: its pack's file on disk and the offset in it. */
-async function locate(store: ChunkStore, content: StoredContent, at: number) {
-  const record = await store.index.getContent(content.sha256);
-  if (!record) throw new Error(`content ${content.sha256} is not recorded`);
-  let start = 0;
-  for (const chunk of record.chunks) {
-    if (at < start + chunk.length) {
-      const where = (await store.index.locateChunks([chunk.hash])).get(chunk.hash)!;
-      return { pack: where.pack, offset: where.offset + (at - start) };
-    }
-    start += chunk.length;
-  }
-  throw new Error(`byte ${at} is past the end of the file`);
-}
+import { type ContentStoreUnderTest, packFileHarm, runContentContract } from "./contract/content-contract.js";
 
 /**
  * The chunk store as `cairn` opens it (a blob folder and the SQLite chunk index of `openEmbeddedStore`), with
@@ -52,21 +36,7 @@ function embeddedChunkStore(packSize: number | undefined): () => Promise<Content
       reopen: chunkStore,
       storedBytes: async () => (await packs()).reduce((n, p) => n + p.size, 0),
       objectCount: async () => (await packs()).length,
-      async damage(content, at) {
-        const { pack, offset } = await locate(first, content, at);
-        const file = await openFile(packPath(pack), "r+");
-        try {
-          const byte = Buffer.alloc(1);
-          await file.read(byte, 0, 1, offset);
-          byte[0] = byte[0]! ^ 0x01;
-          await file.write(byte, 0, 1, offset);
-        } finally {
-          await file.close();
-        }
-      },
-      async lose(content, at) {
-        await unlink(packPath((await locate(first, content, at)).pack));
-      },
+      ...packFileHarm(first.index, packPath),
       async cleanup() {
         // Each store's session ends before its database closes.
         for (const store of stores) await store.close();
