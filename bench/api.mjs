@@ -3,7 +3,8 @@
  * @module `npm run bench:api`: the server under load, every figure next to its goal, each ratio measured in the
  * same run.
  *
- *   1. resolving `name@production` (GET /api/v1/resolve/:ref): autocannon, 50 connections on loopback, against
+ *   1. resolving `name@production` (GET /api/v1/resolve/:ref): wrk (or autocannon where wrk is not on PATH; the
+ *      output says which), 50 connections on loopback, against
  *      `cairn serve --port 0 --rate-limit off` run as a user runs it (its own process, JSON logs at the default
  *      level, over a fresh embedded store holding one artifact with a `production` alias): req/s and p99 latency
  *   2. push of a new file (random bytes, 1 GiB) over HTTP through the SDK (with the chunk store's chunker, as the
@@ -15,8 +16,8 @@
  * are compared; default 1), BENCH_DIR (parent of the temporary folder: it needs about 3.2 × the size free),
  * BENCH_ONLY=resolve (measure resolving only; the push part takes minutes).
  */
-import { spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,33 +52,63 @@ const PUSH_OVER_HTTP = "--push-over-http";
  */
 async function pushOverHttp(url, file) {
   const { CairnClient } = await import(join(REPO, "packages", "sdk", "dist", "index.js"));
-  const { chunkStream } = await import(join(REPO, "packages", "storage", "dist", "index.js"));
-  const client = new CairnClient({ url, chunker: (source) => chunkStream(source) });
+  const { chunkStream, fileSource } = await import(join(REPO, "packages", "storage", "dist", "index.js"));
+  // A local file is read by the chunk store's reader, straight into its blocks, as `cairn push` reads it.
+  const chunker = (source, local) => chunkStream(local ? fileSource(local.path) : source);
+  const client = new CairnClient({ url, chunker });
   const result = await client.push({ name: "bench", files: [{ path: "model.bin", source: file }] });
   console.log(JSON.stringify({ version: result.version.version, files: result.version.files }));
 }
 
-/** `cairn serve` in its own process; resolves with its URL once it prints the line it listens on. */
-function startServer(home) {
+/**
+ * `cairn serve` in its own process; resolves with its URL once it logs the line it listens on. Its logs go to
+ * a file, as a served registry's do: read through a pipe, they would cost this process a share of the two
+ * cores that the server and the load generator need.
+ */
+function startServer(home, logFile) {
   const env = { ...cleanEnv(), CAIRN_HOME: home };
-  // Logs at the default level, as served; nobody reads them here.
+  const log = openSync(logFile, "a");
   const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--rate-limit", "off"], {
     env,
-    stdio: ["ignore", "pipe", "ignore"],
+    stdio: ["ignore", log, "ignore"],
   });
+  closeSync(log);
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return { child, exited, url: listeningUrl(child, "cairn serve") };
+  return { child, exited, url: loggedUrl(child, logFile) };
 }
 
-/** The URL a server child prints in its "listening on URL" line on stdout. */
+/** The URL in the "listening on URL" line a server child writes to `logFile`, watched until it appears. */
+function loggedUrl(child, logFile) {
+  return new Promise((resolve, reject) => {
+    const look = () => {
+      const match = /listening on (http:\/\/\S+)\n/.exec(readFileSync(logFile, "utf8"));
+      if (!match) return;
+      watcher.close();
+      resolve(match[1]);
+    };
+    const watcher = watch(logFile, look);
+    child.on("exit", (code) => {
+      watcher.close();
+      reject(new Error(`cairn serve exited with ${code} before listening`));
+    });
+    look();
+  });
+}
+
+/** The URL a child prints in its "listening on URL" line on stdout; what it prints after is dropped. */
 function listeningUrl(child, what) {
   return new Promise((resolve, reject) => {
     let out = "";
-    child.stdout.on("data", (piece) => {
+    const scan = (piece) => {
       out += String(piece);
       const match = /listening on (http:\/\/\S+)\n/.exec(out);
-      if (match) resolve(match[1]);
-    });
+      if (!match) return;
+      child.stdout.off("data", scan);
+      child.stdout.resume();
+      out = "";
+      resolve(match[1]);
+    };
+    child.stdout.on("data", scan);
     child.on("exit", (code) => reject(new Error(`${what} exited with ${code} before listening`)));
   });
 }
@@ -104,14 +135,66 @@ function cleanEnv() {
   return env;
 }
 
-async function load(url, seconds, connections) {
-  const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
-  if (result.errors > 0 || result.non2xx > 0 || result.timeouts > 0) {
+/**
+ * The load generator: wrk, a C program, where it is on PATH; else autocannon, which runs in Node and takes most
+ * of a core from the two the server shares. Both the server and bare Fastify are loaded by the same one.
+ */
+const WRK = spawnSync("wrk", ["--version"], { stdio: "ignore" }).error === undefined;
+const LOAD_GENERATOR = WRK ? "wrk" : "autocannon";
+
+// wrk prints its summary as one JSON line (latencies in µs) through this script's `done` hook.
+const WRK_SUMMARY = `done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"timeouts":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write, e.timeout, e.status))
+end
+`;
+
+/** `connections` keep requesting `url` for `seconds`: requests per second, latencies in ms, the total. */
+async function load(url, seconds, connections, dir) {
+  let summary;
+  if (WRK) {
+    const script = join(dir, "wrk-summary.lua");
+    writeFileSync(script, WRK_SUMMARY);
+    const run = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "-s", script, url], {
+      encoding: "utf8",
+    });
+    const line = run.stdout?.split("\n").find((l) => l.startsWith("{"));
+    if (run.status !== 0 || line === undefined) {
+      throw new Error(`wrk failed (${run.status}): ${run.stderr || run.stdout}`);
+    }
+    const w = JSON.parse(line);
+    const s = w.duration_us / 1e6;
+    summary = {
+      rps: w.requests / s,
+      p50: round3(w.p50_us / 1000, 2),
+      p99: round3(w.p99_us / 1000, 2),
+      total: w.requests,
+      seconds: s,
+      errors: w.errors,
+      timeouts: w.timeouts,
+      non2xx: w.non2xx,
+    };
+  } else {
+    const r = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+    summary = {
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      total: r.requests.total,
+      seconds: r.duration,
+      errors: r.errors,
+      timeouts: r.timeouts,
+      non2xx: r.non2xx,
+    };
+  }
+  if (summary.errors > 0 || summary.non2xx > 0 || summary.timeouts > 0) {
     throw new Error(
-      `the resolve load saw ${result.errors} errors, ${result.timeouts} timeouts and ${result.non2xx} non-2xx answers`,
+      `the resolve load saw ${summary.errors} errors, ${summary.timeouts} timeouts and ${summary.non2xx} non-2xx answers`,
     );
   }
-  return result;
+  return summary;
 }
 
 async function main() {
@@ -152,7 +235,7 @@ async function main() {
     });
 
     // 1. Resolve under load.
-    server = startServer(served);
+    server = startServer(served, join(dir, "serve.log"));
     const base = await server.url;
     const resolveUrl = `${base}/api/v1/resolve/${encodeURIComponent("bench-model@production")}`;
     const first = await fetch(resolveUrl);
@@ -161,33 +244,30 @@ async function main() {
       throw new Error(`resolve answered ${first.status}: ${JSON.stringify(view).slice(0, 300)}`);
     }
     console.log(
-      `  ${base}: ${CONNECTIONS} connections, ${DURATION} s (after 2 s of warm-up) on ${resolveUrl}`,
+      `  ${base}: ${LOAD_GENERATOR}, ${CONNECTIONS} connections, ${DURATION} s (after 2 s of warm-up) on ${resolveUrl}`,
     );
     // Skipped under BENCH_ONLY=push: the figures read as NaN and the resolve goals as missed.
     const pushOnly = process.env.BENCH_ONLY === "push";
-    if (!pushOnly) await load(resolveUrl, 2, CONNECTIONS);
+    if (!pushOnly) await load(resolveUrl, 2, CONNECTIONS, dir);
     const resolved = pushOnly
-      ? {
-          requests: { average: Number.NaN, total: 0 },
-          latency: { p50: Number.NaN, p99: Number.NaN },
-          duration: 0,
-        }
-      : await load(resolveUrl, DURATION, CONNECTIONS);
-    const rps = resolved.requests.average;
-    const p99 = resolved.latency.p99;
+      ? { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN, total: 0, seconds: 0 }
+      : await load(resolveUrl, DURATION, CONNECTIONS, dir);
+    const rps = resolved.rps;
+    const p99 = resolved.p99;
     let bareRps = Number.NaN;
+    let bareP99 = Number.NaN;
     if (!pushOnly) {
       const bare = startBareFastify();
       try {
         const bareUrl = await bare.url;
-        await load(bareUrl, 2, CONNECTIONS);
-        bareRps = (await load(bareUrl, DURATION, CONNECTIONS)).requests.average;
+        await load(bareUrl, 2, CONNECTIONS, dir);
+        ({ rps: bareRps, p99: bareP99 } = await load(bareUrl, DURATION, CONNECTIONS, dir));
       } finally {
         bare.child.kill("SIGKILL");
       }
       console.log(
-        `  resolve: ${rps.toFixed(0)} req/s, p50 ${resolved.latency.p50} ms, p99 ${p99} ms; bare Fastify in the ` +
-          `same run: ${bareRps.toFixed(0)} req/s (resolve at ${(rps / bareRps).toFixed(2)}× of it)`,
+        `  resolve: ${rps.toFixed(0)} req/s, p50 ${resolved.p50} ms, p99 ${p99} ms; bare Fastify in the ` +
+          `same run: ${bareRps.toFixed(0)} req/s, p99 ${bareP99} ms (resolve at ${(rps / bareRps).toFixed(2)}× of it)`,
       );
     }
 
@@ -201,13 +281,15 @@ async function main() {
         JSON.stringify({
           bench: "api",
           push: "skipped (BENCH_ONLY=resolve)",
+          load_generator: LOAD_GENERATOR,
           connections: CONNECTIONS,
           duration_s: DURATION,
           resolve_rps: round3(rps, 0),
-          resolve_p50_ms: resolved.latency.p50,
+          resolve_p50_ms: resolved.p50,
           resolve_p99_ms: p99,
-          resolve_total: resolved.requests.total,
+          resolve_total: resolved.total,
           bare_fastify_rps: round3(bareRps, 0),
+          bare_fastify_p99_ms: bareP99,
           resolve_vs_bare_fastify: round3(rps / bareRps),
           goals_met: { resolve_rps: rps >= GOALS.resolve_rps, resolve_p99_ms: p99 < GOALS.resolve_p99_ms },
         }),
@@ -291,21 +373,23 @@ async function main() {
       ]),
     );
     console.log(
-      `  (${resolved.requests.total} resolves in ${resolved.duration.toFixed(1)} s, p50 ${resolved.latency.p50} ms, ` +
-        `p99 ${p99} ms; ${SIZE} bytes pushed, MB = 10^6 bytes, median of ${ROUNDS}; page cache ${cold ? "cold" : "warm (could not be dropped)"}; ` +
+      `  (${resolved.total} resolves in ${resolved.seconds.toFixed(1)} s, p50 ${resolved.p50} ms, ` +
+        `p99 ${p99} ms with ${LOAD_GENERATOR}; ${SIZE} bytes pushed, MB = 10^6 bytes, median of ${ROUNDS}; page cache ${cold ? "cold" : "warm (could not be dropped)"}; ` +
         `load generator and server share this machine's ${availableParallelism()} cores)`,
     );
     console.log();
     console.log(
       JSON.stringify({
         bench: "api",
+        load_generator: LOAD_GENERATOR,
         connections: CONNECTIONS,
         duration_s: DURATION,
         resolve_rps: round3(rps, 0),
-        resolve_p50_ms: resolved.latency.p50,
+        resolve_p50_ms: resolved.p50,
         resolve_p99_ms: p99,
-        resolve_total: resolved.requests.total,
+        resolve_total: resolved.total,
         bare_fastify_rps: round3(bareRps, 0),
+        bare_fastify_p99_ms: bareP99,
         resolve_vs_bare_fastify: round3(rps / bareRps),
         size_bytes: SIZE,
         rounds: ROUNDS,

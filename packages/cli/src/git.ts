@@ -175,7 +175,7 @@ function firstLine(bytes: Buffer): string {
 }
 
 /** A git command that did not succeed; `exitCode` is null when git could not be started or was killed. */
-class GitCommandError extends Error {
+export class GitCommandError extends Error {
   constructor(
     readonly args: readonly string[],
     readonly exitCode: number | null,
@@ -188,7 +188,7 @@ class GitCommandError extends Error {
 }
 
 /** Runs git where failure is an answer (not a repo, detached HEAD, no remote): null instead of throwing. */
-async function tryGit(cwd: string, args: string[]): Promise<Buffer | null> {
+export async function tryGit(cwd: string, args: string[]): Promise<Buffer | null> {
   try {
     return await run(cwd, args, SMALL_OUTPUT);
   } catch (error) {
@@ -204,6 +204,11 @@ async function git(cwd: string, args: string[]): Promise<Buffer> {
   } catch (error) {
     throw unreadable(cwd, error);
   }
+}
+
+/** Runs git where the caller explains a failure: a GitCommandError carrying git's own message. */
+export function runGit(cwd: string, args: string[]): Promise<Buffer> {
+  return run(cwd, args, SMALL_OUTPUT);
 }
 
 function unreadable(cwd: string, error: unknown): unknown {
@@ -260,6 +265,8 @@ function gitEnv(): NodeJS.ProcessEnv {
     LC_ALL: "C",
     // `status` refreshes the index; without this it takes index.lock and can break a concurrent git command.
     GIT_OPTIONAL_LOCKS: "0",
+    // A clone for `cairn reproduce` must fail, not wait for a password nobody will type.
+    GIT_TERMINAL_PROMPT: "0",
   };
   for (const name of REPOSITORY_VARIABLES) delete env[name];
   return env;

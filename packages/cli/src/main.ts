@@ -14,9 +14,11 @@ import { registerList } from "./commands/list.js";
 import { registerLog } from "./commands/log.js";
 import { registerFsck, registerGc, registerStats, registerVerify } from "./commands/maintenance.js";
 import { registerMetrics } from "./commands/metrics.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerPromote } from "./commands/promote.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
+import { registerReproduce } from "./commands/reproduce.js";
 import { registerRun } from "./commands/run.js";
 import { registerSearch } from "./commands/search.js";
 import { registerServe } from "./commands/serve.js";
@@ -76,6 +78,7 @@ Examples:
   registerGc(program);
   registerStats(program);
   registerFsck(program);
+  registerMigrate(program);
   registerServe(program);
   registerToken(program);
   registerRun(program);
@@ -83,6 +86,7 @@ Examples:
   registerMetrics(program);
   registerSearch(program);
   registerLineage(program);
+  registerReproduce(program);
   // Usage errors surface through the catch in main(), where they get the same shape as every other error.
   const quiet = (command: Command) => {
     command.exitOverride().configureOutput({ outputError: () => {} });

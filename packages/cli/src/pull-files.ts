@@ -4,14 +4,29 @@
  * left behind. (A remote pull does the same through the SDK; both place files with core's pullTargetPath.)
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { chmod, mkdir, realpath, rename, rm } from "node:fs/promises";
+import { chmod, type FileHandle, mkdir, open, realpath, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { normaliseFilePath, pullTargetPath, type Registry, type Version } from "@cairn/core";
+import { type ByteSource, normaliseFilePath, pullTargetPath, type Registry, type Version } from "@cairn/core";
 
-const WRITE_BUFFER = 4 * 1024 * 1024;
+// Largest single write. The store hands out runs of chunks of up to 8 MiB; written whole, the kernel's copy
+// of a run into the page cache no longer finds it in the CPU cache and costs about twice the system time.
+const WRITE_BYTES = 1024 * 1024;
+
+/**
+ * Writes each piece as it comes with positioned writes of up to WRITE_BYTES: no stream in between to split,
+ * queue or copy them.
+ */
+async function writeFile(handle: FileHandle, source: ByteSource): Promise<void> {
+  let at = 0;
+  for await (const piece of source) {
+    for (let done = 0; done < piece.byteLength; ) {
+      const length = Math.min(piece.byteLength - done, WRITE_BYTES);
+      const { bytesWritten } = await handle.write(piece, done, length, at + done);
+      done += bytesWritten;
+    }
+    at += piece.byteLength;
+  }
+}
 
 export async function pullVersion(
   registry: Registry,
@@ -32,9 +47,15 @@ export async function pullVersion(
     try {
       const source = registry.content.read(
         { sha256: file.sha256, size: file.size },
-        { label, onProgress: (bytes) => onProgress(done + bytes) },
+        // Each piece is written before the next is asked for, so the store may reuse its buffers.
+        { label, onProgress: (bytes) => onProgress(done + bytes), transient: true },
       );
-      await pipeline(Readable.from(source), createWriteStream(temp, { highWaterMark: WRITE_BUFFER }));
+      const handle = await open(temp, "wx");
+      try {
+        await writeFile(handle, source);
+      } finally {
+        await handle.close();
+      }
       await chmod(temp, file.mode & 0o777 || 0o644);
       await rename(temp, target);
     } catch (error) {

@@ -92,8 +92,15 @@ export async function withBackend<T>(
 
 /** The SDK client for the configured server, loaded only then so embedded commands never load it. */
 export async function openClient(remote: RemoteConfig): Promise<CairnClient> {
-  const { CairnClient } = await import("@cairn/sdk");
-  return new CairnClient({ url: remote.url, ...(remote.token !== undefined ? { token: remote.token } : {}) });
+  const [{ CairnClient }, { storeChunker }] = await Promise.all([
+    import("@cairn/sdk"),
+    import("./remote-chunker.js"),
+  ]);
+  return new CairnClient({
+    url: remote.url,
+    ...(remote.token !== undefined ? { token: remote.token } : {}),
+    chunker: storeChunker,
+  });
 }
 
 /** A git capture as the server records it; its patch travels separately, as content. */
@@ -139,8 +146,10 @@ function embeddedBackend(ctx: Context, store: Store, registry: Registry): Regist
       return registry.meta.listVersions(name);
     },
     async publish(request, local, git) {
-      // A missing dataset is found out before the upload, not after it (publishVersion resolves them again).
-      for (const ref of request.data ?? []) await registry.resolve(ref);
+      // A missing dataset or base is found out before the upload, not after it (publishVersion resolves
+      // them again).
+      for (const ref of [...(request.data ?? []), ...(request.base ? [request.base] : [])])
+        await registry.resolve(ref);
       const files = await storeLocalFiles(registry.content, local, `push ${request.name}`, ctx.out.json);
       const code = await storeCode(registry.content, git);
       // Packs durable and indexed before the version that refers to them is committed.
@@ -210,8 +219,9 @@ function remoteBackend(ctx: Context, client: CairnClient): RegistryBackend {
     listArtifacts: () => allPages((page) => client.listArtifacts(page)),
     listVersions: (name) => allPages((page) => client.listVersions(name, page)),
     async publish(request, local, git) {
-      // A missing dataset is found out before the upload, not after it (the server checks them again).
-      for (const ref of request.data ?? []) await client.resolve(ref);
+      // A missing dataset or base is found out before the upload, not after it (the server checks again).
+      for (const ref of [...(request.data ?? []), ...(request.base ? [request.base] : [])])
+        await client.resolve(ref);
       const pushed = await withProgress(ctx, `push ${request.name}`, sizeOf(local), (update) =>
         client.push({
           ...request,

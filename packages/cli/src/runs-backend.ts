@@ -5,6 +5,7 @@
  */
 import {
   diffVersions,
+  integrity,
   type MetricHistoryPage,
   type PromoteInput,
   type RunLog,
@@ -20,10 +21,12 @@ import {
   viewVersion,
 } from "@cairn/core";
 import type { CairnClient } from "@cairn/sdk";
+import type { Store } from "@cairn/storage";
 import type { Context } from "./context.js";
 import { captureEnvironment, readLockFiles } from "./environment.js";
 import type { GitCapture } from "./git.js";
 import type { LocalFile } from "./local-files.js";
+import { pullVersion } from "./pull-files.js";
 import { openClient, remoteCode } from "./registry-backend.js";
 import { storeCode, storeLocalFiles } from "./store-files.js";
 
@@ -51,17 +54,21 @@ export interface RunsBackend {
   diffVersions(a: string, b: string): Promise<VersionDiff>;
   /** Promotes the run's artifacts, or `files` when given. */
   promote(id: string, request: PromoteRequest, files?: LocalFile[]): Promise<VersionView>;
+  /** The bytes of one stored content (a code patch), verified. */
+  readContent(sha256: string): Promise<Uint8Array>;
+  /** Writes the files of the exact version `ref` under `dir`, each verified before it is renamed into place. */
+  pullData(ref: string, dir: string): Promise<{ files: number; size: number }>;
 }
 
 /** Runs `body` with the backend the configuration names; an embedded store is closed afterwards. */
 export async function withRuns<T>(ctx: Context, body: (runs: RunsBackend) => Promise<T>): Promise<T> {
   if (ctx.remote) return body(remoteBackend(ctx, await openClient(ctx.remote)));
-  return ctx.withRegistry((registry) =>
-    body(embeddedBackend(ctx, new RunTracker({ registry, store: trackingOf(registry.meta) }))),
+  return ctx.withStore((store, registry) =>
+    body(embeddedBackend(ctx, new RunTracker({ registry, store: trackingOf(registry.meta) }), store)),
   );
 }
 
-function embeddedBackend(ctx: Context, runs: RunTracker): RunsBackend {
+function embeddedBackend(ctx: Context, runs: RunTracker, chunks: Store): RunsBackend {
   const { registry } = runs;
   const store = async (files: LocalFile[], label: string) => {
     const stored = await storeLocalFiles(registry.content, files, label, ctx.out.json);
@@ -88,10 +95,24 @@ function embeddedBackend(ctx: Context, runs: RunTracker): RunsBackend {
     resolve: async (ref) => viewVersion(await registry.resolve(ref)),
     diffVersions: async (a, b) => diffVersions(await registry.resolve(a), await registry.resolve(b)),
     async promote(id, request, files) {
-      // An unknown run is found out before any file is stored.
+      // An unknown run or base is found out before any file is stored.
       await runs.get(id);
+      if (request.base !== undefined) await registry.resolve(request.base);
       const stored = files ? await store(files, `promote ${request.name}`) : undefined;
       return viewVersion(await runs.promote(id, { ...request, ...(stored ? { files: stored } : {}) }));
+    },
+    async readContent(sha256) {
+      const held = await chunks.content.index.getContent(sha256);
+      if (!held) throw integrity(`content ${sha256} is missing from the store`);
+      const parts: Uint8Array[] = [];
+      for await (const piece of registry.content.read(held, { label: `content ${sha256.slice(0, 12)}` }))
+        parts.push(piece);
+      return Buffer.concat(parts);
+    },
+    async pullData(ref, dir) {
+      const version = await registry.resolve(ref);
+      await pullVersion(registry, version, dir);
+      return { files: version.files.length, size: version.files.reduce((sum, f) => sum + f.size, 0) };
     },
   };
 }
@@ -126,8 +147,10 @@ function remoteBackend(ctx: Context, client: CairnClient): RunsBackend {
     history: (id, key, page) => client.metricHistory(id, key, page),
     resolve: (ref) => client.resolve(ref),
     diffVersions: (a, b) => client.diff(a, b),
-    promote: (id, request, files) =>
-      client.promoteRun(id, {
+    async promote(id, request, files) {
+      // An unknown base is found out before any file is uploaded.
+      if (request.base !== undefined) await client.resolve(request.base);
+      return client.promoteRun(id, {
         name: request.name,
         ...(files ? { files: upload(files) } : {}),
         ...(request.version !== undefined ? { version: request.version } : {}),
@@ -135,6 +158,13 @@ function remoteBackend(ctx: Context, client: CairnClient): RunsBackend {
         ...(request.notes !== undefined ? { notes: request.notes } : {}),
         ...(request.tags !== undefined ? { tags: request.tags } : {}),
         ...(request.aliases !== undefined ? { aliases: request.aliases } : {}),
-      }),
+        ...(request.base !== undefined ? { base: request.base } : {}),
+      });
+    },
+    readContent: (sha256) => client.readContent(sha256),
+    async pullData(ref, dir) {
+      const pulled = await client.pull(ref, dir);
+      return { files: pulled.files, size: pulled.bytes };
+    },
   };
 }

@@ -3,16 +3,10 @@
  * records files: a push, a run's artifacts, a promoted model. The caller flushes before it commits the record
  * that refers to them, so a crash leaves either no record or a whole one.
  */
-import { createReadStream } from "node:fs";
 import type { CodeInfo, ContentStore, FileEntry } from "@cairn/core";
 import type { GitCapture } from "./git.js";
 import type { LocalFile } from "./local-files.js";
 import { startProgress } from "./progress.js";
-
-// Large reads: Node's 64 KiB default costs several times the throughput on big model files. Not larger: the
-// chunker re-blocks the bytes anyway, and a fresh 4 MiB buffer per read added up to ~80 MB to the peak RSS
-// of a 4 GB push.
-const READ_BUFFER = 1024 * 1024;
 
 export async function storeLocalFiles(
   content: ContentStore,
@@ -20,13 +14,16 @@ export async function storeLocalFiles(
   label: string,
   json: boolean,
 ): Promise<FileEntry[]> {
+  // Loaded here, not at start-up: commands that talk to a server never load the storage drivers.
+  const { fileSource } = await import("@cairn/storage");
   const total = local.reduce((sum, f) => sum + f.size, 0);
   const progress = await startProgress(label, total, json);
   const files: FileEntry[] = [];
   let done = 0;
   try {
     for (const file of local) {
-      const stored = await content.write(createReadStream(file.source, { highWaterMark: READ_BUFFER }), {
+      // The chunk store reads a file source straight into its blocks, in large reads.
+      const stored = await content.write(fileSource(file.source), {
         onProgress: (bytes) => progress.update(done + bytes),
       });
       done += stored.size;

@@ -23,6 +23,7 @@ export function renderVersion(v: VersionView): string[] {
   }
   if (v.data.length > 0) lines.push(`data      ${v.data.join(", ")}`);
   if (v.run) lines.push(`run       ${v.run}`);
+  if (v.base) lines.push(`base      ${v.base}`);
   const params = Object.entries(v.params);
   if (params.length > 0) {
     lines.push("params");

@@ -2,7 +2,7 @@
  * @module Runs the real `cairn` binary as a child process against a throwaway store, for the CLI's tests: each
  * sandbox is a temp folder holding a working folder with its own `.cairn/` (made by `cairn init`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   createReadStream,
@@ -283,4 +283,37 @@ export function folderBytes(dir: string): number {
     }
   }
   return total;
+}
+
+/** Starts `cairn serve --port 0` on the sandbox's store and returns it with the URL it listens on. */
+export async function serve(box: Sandbox): Promise<{ url: string; server: RunningCli }> {
+  const server = box.start(["serve", "--port", "0", "--json"]);
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    server.child.stdout?.on("data", (text: Buffer | string) => {
+      out += String(text);
+      const match = /"url":\s*"([^"]+)"/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    server.done.then((r) => reject(new Error(`cairn serve ended: ${r.stderr}`)));
+  });
+  return { url, server };
+}
+
+/** Runs git in `cwd` as the CLI's children see it: the sandbox's empty config, a fixed author, no repository above. */
+export function git(s: Sandbox, cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("GIT_"))),
+      GIT_CONFIG_GLOBAL: join(s.root, "gitconfig"),
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_CEILING_DIRECTORIES: s.root,
+      GIT_AUTHOR_NAME: "Tester",
+      GIT_AUTHOR_EMAIL: "tester@example.com",
+      GIT_COMMITTER_NAME: "Tester",
+      GIT_COMMITTER_EMAIL: "tester@example.com",
+    },
+  }).trimEnd();
 }

@@ -1,27 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openEmbeddedStore } from "@cairn/storage";
 import { afterAll, describe, expect, it } from "vitest";
-import { removeSandboxes, type Sandbox, sandbox, type VersionJson } from "./_cli.js";
+import { git, removeSandboxes, type Sandbox, sandbox, type VersionJson } from "./_cli.js";
 
 afterAll(removeSandboxes);
-
-function git(s: Sandbox, cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("GIT_"))),
-      GIT_CONFIG_GLOBAL: join(s.root, "gitconfig"),
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_AUTHOR_NAME: "Tester",
-      GIT_AUTHOR_EMAIL: "tester@example.com",
-      GIT_COMMITTER_NAME: "Tester",
-      GIT_COMMITTER_EMAIL: "tester@example.com",
-    },
-  }).trimEnd();
-}
 
 /** The bytes a version's code patch names, read back from the store. */
 async function readPatch(s: Sandbox, sha256: string): Promise<Buffer> {

@@ -29,6 +29,8 @@ describe("help", () => {
       "run",
       "promote",
       "metrics",
+      "migrate",
+      "reproduce",
     ]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
@@ -57,6 +59,7 @@ describe("help", () => {
         "--data",
         "--tag",
         "--alias",
+        "--base",
         "--json",
       ],
     ],
@@ -82,8 +85,10 @@ describe("help", () => {
     ["run end", ["<run>", "--status", "--json"]],
     ["run show", ["<run>", "--json"]],
     ["run list", ["--experiment", "--status", "--limit", "--json"]],
-    ["promote", ["<run>", "<name>", "[path...]", "--version", "--bump", "--alias", "--json"]],
+    ["promote", ["<run>", "<name>", "[path...]", "--version", "--bump", "--alias", "--base", "--json"]],
+    ["reproduce", ["<ref>", "--output", "params.json", "--json"]],
     ["metrics", ["<target>", "[key]", "--csv", "--json"]],
+    ["migrate", ["--to", "--to-database", "--to-blobs", "--dry-run", "--json"]],
   ])("cairn %s --help describes its arguments, with examples", async (command, mentions) => {
     const words = command.split(" ");
     const result = await s.run([...words, "--help"]);

@@ -3,7 +3,7 @@
  * version; the walk answers both ways by version ref, alias and run id, in text, JSON, dot and Mermaid.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeSandboxes, type Sandbox, sandbox } from "./_cli.js";
+import { removeSandboxes, type Sandbox, sandbox, serve } from "./_cli.js";
 
 afterAll(removeSandboxes);
 
@@ -45,17 +45,8 @@ describe("cairn lineage", () => {
   });
 
   it("answers the same through cairn serve", async () => {
-    const server = box.start(["serve", "--port", "0", "--json"]);
+    const { url, server } = await serve(box);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        server.child.stdout?.on("data", (text: Buffer | string) => {
-          out += String(text);
-          const match = /"url":\s*"([^"]+)"/.exec(out);
-          if (match?.[1]) resolve(match[1]);
-        });
-        server.done.then((r) => reject(new Error(`cairn serve ended: ${r.stderr}`)));
-      });
       for (const args of [
         ["lineage", "imdb@2.1.0", "--down"],
         ["lineage", runId, "--depth", "1"],
@@ -69,6 +60,55 @@ describe("cairn lineage", () => {
       server.child.kill("SIGTERM");
       await server.done;
     }
+  });
+
+  it("records --base on push and promote as the exact version, and walks the base edge up and down", async () => {
+    // Fine-tuned from bert@production by a run, distilled from that by a plain push: aliases stored exact.
+    const tuneRun = (await box.json<{ id: string }>(["run", "start", "--data", "imdb@2.1.0"])).id;
+    box.write("tuned/model.bin", "tuned weights");
+    const tuned = await box.json<{ base: string | null }>([
+      "promote",
+      tuneRun,
+      "bert-tuned",
+      "tuned",
+      "--version",
+      "1.0.0",
+      "--base",
+      "bert@production",
+    ]);
+    expect(tuned.base).toBe("bert@1.0.0");
+    box.write("small/model.bin", "small weights");
+    await box.ok(["push", "bert-small", "small", "--version", "0.1.0", "--base", "bert-tuned@latest"]);
+    expect(await box.ok(["show", "bert-small@0.1.0"])).toContain("base      bert-tuned@1.0.0");
+
+    const up = await box.json<GraphJson>(["lineage", "bert-small@0.1.0", "--up"]);
+    expect(up.edges).toContainEqual({ from: "bert-tuned@1.0.0", to: "bert-small@0.1.0", kind: "base" });
+    expect(up.edges).toContainEqual({ from: "bert@1.0.0", to: "bert-tuned@1.0.0", kind: "base" });
+    expect(up.nodes).toEqual(
+      [
+        "bert-small@0.1.0",
+        "bert-tuned@1.0.0",
+        "bert@1.0.0",
+        "imdb@2.1.0",
+        `run:${runId}`,
+        `run:${tuneRun}`,
+      ].sort(),
+    );
+    const down = await box.json<GraphJson>(["lineage", "bert@production", "--down"]);
+    expect(down.edges).toEqual([
+      { from: "bert-tuned@1.0.0", to: "bert-small@0.1.0", kind: "base" },
+      { from: "bert@1.0.0", to: "bert-tuned@1.0.0", kind: "base" },
+    ]);
+    expect(await box.ok(["lineage", "bert@1.0.0", "--down"])).toContain(
+      "bert@1.0.0 --base of--> bert-tuned@1.0.0",
+    );
+
+    // An unknown base is refused before anything is stored.
+    box.write("other/model.bin", "other");
+    expect((await box.jsonError(["push", "other", "other", "--base", "nothing@1.0.0"])).code).toBe(
+      "NOT_FOUND",
+    );
+    expect((await box.jsonError(["list", "other"])).code).toBe("NOT_FOUND");
   });
 
   it("refuses an unknown run and a bad format", async () => {

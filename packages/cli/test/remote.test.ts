@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { openEmbeddedStore } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rotFile } from "./_bit-rot.js";
-import { type RunningCli, removeSandboxes, type Sandbox, sandbox, sha256, type VersionJson } from "./_cli.js";
+import {
+  type RunningCli,
+  removeSandboxes,
+  type Sandbox,
+  sandbox,
+  serve,
+  sha256,
+  type VersionJson,
+} from "./_cli.js";
 
 afterAll(removeSandboxes);
 
@@ -31,21 +39,6 @@ function normalise(text: string, folders: string[]): string {
     .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/g, "<TIME_______>");
   for (const folder of folders) out = out.split(folder).join("<DIR>");
   return out;
-}
-
-/** Starts `cairn serve --port 0` on the sandbox's store and returns it with the URL it listens on. */
-async function serve(box: Sandbox): Promise<{ url: string; server: RunningCli }> {
-  const server = box.start(["serve", "--port", "0", "--json"]);
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    server.child.stdout?.on("data", (text: Buffer | string) => {
-      out += String(text);
-      const match = /"url":\s*"([^"]+)"/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    server.done.then((r) => reject(new Error(`cairn serve ended: ${r.stderr}`)));
-  });
-  return { url, server };
 }
 
 /** The registry scenario of the embedded tests, as one list of commands; files are written along the way. */

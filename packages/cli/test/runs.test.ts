@@ -5,12 +5,10 @@
  * metrics, data and code (uncommitted patch included) with `run` set, and a run's artifacts survive `cairn gc`
  * and pull back byte-identical.
  */
-import { execFileSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeSandboxes, type Sandbox, sandbox, sha256, type VersionJson } from "./_cli.js";
+import { git, removeSandboxes, type Sandbox, sandbox, serve, sha256, type VersionJson } from "./_cli.js";
 
 afterAll(removeSandboxes);
 
@@ -29,23 +27,6 @@ interface RunJson {
   outputs: string[];
 }
 
-function git(s: Sandbox, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd: s.cwd,
-    encoding: "utf8",
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("GIT_"))),
-      GIT_CONFIG_GLOBAL: join(s.root, "gitconfig"),
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CEILING_DIRECTORIES: s.root,
-      GIT_AUTHOR_NAME: "Tester",
-      GIT_AUTHOR_EMAIL: "tester@example.com",
-      GIT_COMMITTER_NAME: "Tester",
-      GIT_COMMITTER_EMAIL: "tester@example.com",
-    },
-  }).trimEnd();
-}
-
 let s: Sandbox;
 let commit: string;
 const weights = Buffer.alloc(600 * 1024);
@@ -56,10 +37,10 @@ beforeAll(async () => {
   s.write(".gitignore", ".cairn/\nout/\ndata/\n");
   s.write("train.py", "print('train')\n");
   s.write("package-lock.json", '{"lockfileVersion": 3}\n');
-  git(s, "init", "--quiet", "--initial-branch=main");
-  git(s, "add", ".gitignore", "train.py", "package-lock.json");
-  git(s, "commit", "--quiet", "-m", "first");
-  commit = git(s, "rev-parse", "HEAD");
+  git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
+  git(s, s.cwd, "add", ".gitignore", "train.py", "package-lock.json");
+  git(s, s.cwd, "commit", "--quiet", "-m", "first");
+  commit = git(s, s.cwd, "rev-parse", "HEAD");
   // An uncommitted change: the run must record it as a patch.
   s.write("train.py", "print('train, tuned')\n");
   s.write("data/imdb.csv", "text,label\ngood,1\n");
@@ -231,16 +212,7 @@ describe("cairn diff of runs", () => {
 describe("cairn run against a server (CAIRN_URL)", () => {
   it("starts, logs, stores artifacts, promotes and diffs through the SDK, with the same rules", async () => {
     const server = await sandbox();
-    const serving = server.start(["serve", "--port", "0", "--json"]);
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      serving.child.stdout?.on("data", (text: Buffer | string) => {
-        out += String(text);
-        const match = /"url":\s*"([^"]+)"/.exec(out);
-        if (match?.[1]) resolve(match[1]);
-      });
-      serving.done.then((r) => reject(new Error(`cairn serve ended: ${r.stderr}`)));
-    });
+    const { url, server: serving } = await serve(server);
     try {
       const remote = { CAIRN_URL: url };
       // The server's store gets the dataset (push itself is not remote yet).

@@ -3,7 +3,7 @@
  * a grammar error exits 1 with INVALID pointing at the column, and injection attempts match nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningCli, removeSandboxes, type Sandbox, sandbox } from "./_cli.js";
+import { type RunningCli, removeSandboxes, type Sandbox, sandbox, serve } from "./_cli.js";
 
 afterAll(removeSandboxes);
 
@@ -61,16 +61,7 @@ beforeAll(async () => {
     "lr=0.01",
   ]);
   await box.ok(["run", "log", run.id, "--metric", "accuracy=0.93"]);
-  server = box.start(["serve", "--port", "0", "--json"]);
-  url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    server.child.stdout?.on("data", (text: Buffer | string) => {
-      out += String(text);
-      const match = /"url":\s*"([^"]+)"/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    server.done.then((r) => reject(new Error(`cairn serve ended: ${r.stderr}`)));
-  });
+  ({ url, server } = await serve(box));
 });
 afterAll(async () => {
   server?.child.kill("SIGTERM");

@@ -2,7 +2,7 @@
  * @module Who may do what: the roles (reader < writer < admin), the actions they are checked for, and token
  * names. Pure rules; the server decides who is asking (bearer tokens) and the Registry asks `authorize`.
  */
-import { forbidden, invalid } from "./errors.js";
+import { type CairnError, forbidden, invalid } from "./errors.js";
 
 export const ROLES = ["reader", "writer", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -83,6 +83,16 @@ export function assertAuthorized(
       : `${DOING[action]}${target === undefined ? "" : ` (${target})`}`;
   throw forbidden(`a ${role} token cannot ${what}: it needs ${decision.needs}`, {
     hint: `ask an admin for a token with role ${decision.needs}`,
+  });
+}
+
+/**
+ * What a driver throws when a move it was told may not touch protected aliases finds the alias protected (in
+ * the move's own transaction). The Registry turns it into `assertAuthorized`'s message, which names the role.
+ */
+export function protectedAliasDenied(target: string): CairnError {
+  return forbidden(`${target} is protected: moving it needs admin`, {
+    hint: "ask an admin for a token with role admin",
   });
 }
 

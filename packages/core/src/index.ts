@@ -16,6 +16,7 @@ export {
   isAction,
   isRole,
   isTokenShaped,
+  protectedAliasDenied,
   ROLES,
   type Role,
   requiredRole,
@@ -93,6 +94,15 @@ export { normaliseFilePath, pullTargetPath } from "./paths.js";
 export type * from "./ports/index.js";
 export { exactRef, parseRef, type Ref, type RefSelector, resolveRef } from "./refs.js";
 export { type PublishInput, Registry, type RegistryOptions } from "./registry.js";
+export {
+  checkDataPath,
+  type DataInput,
+  defaultDataPath,
+  parseDataInput,
+  placeData,
+  planReproduction,
+  type ReproducePlan,
+} from "./reproduce.js";
 export {
   checkExperimentName,
   checkRunId,

@@ -57,6 +57,8 @@ export interface PublishInput {
   code?: CodeInfo | null;
   environment?: JsonObject | null;
   run?: string | null;
+  /** A ref of the version it was derived from (a base model); stored as the exact version it names now. */
+  base?: string | null;
 }
 
 export interface RegistryOptions {
@@ -122,13 +124,15 @@ export class Registry {
     }
     const files = await this.checkFiles(input.files);
     const aliases = [...new Set((input.aliases ?? []).map(checkAliasName))];
-    for (const alias of aliases) await this.checkAliasMovable(name, alias);
+    const mayMoveProtected = aliases.length === 0 || this.mayMoveAliases();
     const data = await Promise.all(
       (input.data ?? []).map(async (ref) => {
         const v = await resolveRef(this.meta, ref);
         return exactRef(v.artifact, v.version);
       }),
     );
+    const baseVersion =
+      input.base === undefined || input.base === null ? null : await resolveRef(this.meta, input.base);
     if (input.code?.patch && !(await this.content.has(input.code.patch))) {
       throw invalid("the code patch is not in the content store");
     }
@@ -146,7 +150,9 @@ export class Registry {
       code: input.code ?? null,
       environment: input.environment ?? null,
       run: input.run ?? null,
+      base: baseVersion ? exactRef(baseVersion.artifact, baseVersion.version) : null,
       aliases,
+      mayMoveProtected,
     };
     const size = files.reduce((sum, f) => sum + f.size, 0);
     const explicit = input.version !== undefined ? checkVersion(input.version) : undefined;
@@ -159,10 +165,14 @@ export class Registry {
         );
       const target = exactRef(name, version);
       try {
-        return await this.meta.createVersion(
-          { ...base, version },
-          this.audit("version.create", name, target, null, { files: files.length, size, type }),
-          (alias, from) => this.audit("alias.set", name, `${name}@${alias}`, from, version),
+        return await this.movingAlias(
+          aliases.map((alias) => `${name}@${alias}`),
+          () =>
+            this.meta.createVersion(
+              { ...base, version },
+              this.audit("version.create", name, target, null, { files: files.length, size, type }),
+              (alias, from) => this.audit("alias.set", name, `${name}@${alias}`, from, version),
+            ),
         );
       } catch (error) {
         // Another writer took the number we computed: compute again. An explicit version is the user's conflict.
@@ -201,17 +211,28 @@ export class Registry {
 
   /**
    * Policy hook, before every alias move (set, remove, rollback, and a push's --alias): moving needs writer,
-   * moving a protected alias needs admin. Protection is read here, outside the move's transaction: a move
-   * racing the protect that lands just after it is indistinguishable from one that landed just before.
+   * moving a protected alias needs admin. The answer is whether this caller may move a protected alias; the
+   * driver checks the alias's flag inside the move's transaction (a protect that lands between our read and
+   * the move is honoured), and `movingAlias` turns its refusal into the role's message.
    */
-  protected async checkAliasMovable(artifact: string, alias: string): Promise<void> {
+  protected mayMoveAliases(): boolean {
     const role = this.role;
-    if (role === undefined) return;
-    // An admin may move anything: no need to look the alias up.
-    if (authorize(role, "alias.move", { protectedAlias: true }).allowed) return;
+    if (role === undefined) return true;
     this.check("alias.move");
-    const current = await this.meta.getAlias(artifact, alias);
-    this.check("alias.move", { protectedAlias: current?.protected === true }, `${artifact}@${alias}`);
+    return authorize(role, "alias.move", { protectedAlias: true }).allowed;
+  }
+
+  /** Runs a write that moves `target` (name@alias) with the driver's refusal of a protected alias explained. */
+  private async movingAlias<T>(targets: readonly string[], write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isCairnError(error, "FORBIDDEN") && this.role !== undefined) {
+        const target = targets.find((t) => error.message.startsWith(`${t} `)) ?? targets[0];
+        this.check("alias.move", { protectedAlias: true }, target);
+      }
+      throw error;
+    }
   }
 
   /** Points ALIAS at VERSION, recording the move. */
@@ -223,7 +244,6 @@ export class Registry {
   ): Promise<AliasEvent> {
     checkAliasName(alias);
     const target = await resolveRef(this.meta, `${checkArtifactName(name)}@${checkVersion(version)}`);
-    await this.checkAliasMovable(name, alias);
     return this.moveWithRetry(name, alias, "set", () => target.version, reason);
   }
 
@@ -231,7 +251,6 @@ export class Registry {
     checkAliasName(alias);
     if (!(await this.meta.getAlias(checkArtifactName(name), alias)))
       throw notFound(`${name} has no alias ${alias}`);
-    await this.checkAliasMovable(name, alias);
     return this.moveWithRetry(name, alias, "remove", () => null, reason);
   }
 
@@ -248,7 +267,6 @@ export class Registry {
       options.to === undefined
         ? undefined
         : (await resolveRef(this.meta, `${name}@${checkVersion(options.to)}`)).version;
-    await this.checkAliasMovable(name, alias);
     return this.moveWithRetry(
       name,
       alias,
@@ -269,6 +287,7 @@ export class Registry {
     plan: (history: AliasEvent[]) => string | null,
     reason: string | null,
   ): Promise<AliasEvent> {
+    const mayMoveProtected = this.mayMoveAliases();
     for (let attempt = 1; ; attempt++) {
       const current = (await this.meta.getAlias(name, alias))?.version ?? null;
       const history = action === "rollback" ? await this.meta.aliasHistory(name, alias) : [];
@@ -276,9 +295,21 @@ export class Registry {
       if (to === current && action !== "remove") throw conflict(`${name}@${alias} already points at ${to}`);
       const at = this.now().toISOString();
       try {
-        return await this.meta.moveAlias(
-          { artifact: name, alias, action, expectedFrom: current, to, actor: this.actor, at, reason },
-          this.audit(`alias.${action}`, name, `${name}@${alias}`, current, to),
+        const move = {
+          artifact: name,
+          alias,
+          action,
+          expectedFrom: current,
+          to,
+          actor: this.actor,
+          at,
+          reason,
+        };
+        return await this.movingAlias([`${name}@${alias}`], () =>
+          this.meta.moveAlias(
+            { ...move, mayMoveProtected },
+            this.audit(`alias.${action}`, name, `${name}@${alias}`, current, to),
+          ),
         );
       } catch (error) {
         if (isCairnError(error, "CONFLICT") && attempt < MOVE_ATTEMPTS) continue;

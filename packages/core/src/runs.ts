@@ -11,6 +11,7 @@ import { checkArtifactName, checkTags } from "./names.js";
 import type { MetricHistoryPage, RunQuery, TrackingStore } from "./ports/tracking.js";
 import { exactRef, resolveRef } from "./refs.js";
 import type { Registry } from "./registry.js";
+import { type DataInput, parseDataInput, placeData } from "./reproduce.js";
 import type {
   ArtifactType,
   CodeInfo,
@@ -98,8 +99,11 @@ export interface StartRunInput {
   name?: string;
   params?: JsonObject;
   tags?: Record<string, string>;
-  /** Refs of the data it reads; recorded resolved to exact versions. */
-  data?: string[];
+  /**
+   * The data it reads: refs, or `REF=PATH` / `{ref, path}` to record where each sits relative to the
+   * repository root (default `data/<name>`). Recorded resolved to exact versions.
+   */
+  data?: Array<string | DataInput>;
   code?: CodeInfo | null;
   environment?: JsonObject | null;
   /** Lock file name → sha256 of its content, already in the content store. */
@@ -124,6 +128,8 @@ export interface PromoteInput {
   notes?: string;
   tags?: Record<string, string>;
   aliases?: string[];
+  /** A ref of the model it was derived from (fine-tuned from, say); stored as the exact version. */
+  base?: string;
 }
 
 export interface RunTrackerOptions {
@@ -162,12 +168,15 @@ export class RunTracker {
     if (input.name !== undefined && (typeof input.name !== "string" || input.name.length > MAX_NAME)) {
       throw invalid(`a run name is text of at most ${MAX_NAME} characters`);
     }
-    const data: string[] = [];
-    for (const ref of input.data ?? []) {
+    // An alias is resolved now: the run records the exact version it read, whatever the alias names later.
+    const inputs: Array<{ ref: string; path: string | undefined }> = [];
+    for (const given of input.data ?? []) {
+      const { ref, path } = typeof given === "string" ? parseDataInput(given) : given;
       const v = await resolveRef(this.registry.meta, ref);
-      const exact = exactRef(v.artifact, v.version);
-      if (!data.includes(exact)) data.push(exact);
+      inputs.push({ ref: exactRef(v.artifact, v.version), path });
     }
+    const dataPaths = placeData(inputs);
+    const data = Object.keys(dataPaths);
     const content = this.registry.content;
     if (input.code?.patch && !(await content.has(input.code.patch))) {
       throw invalid("the code patch is not in the content store");
@@ -195,6 +204,7 @@ export class RunTracker {
             params,
             tags,
             data,
+            dataPaths,
             code: input.code ?? null,
             environment,
             lockFiles,
@@ -305,6 +315,7 @@ export class RunTracker {
       ...(input.bump !== undefined ? { bump: input.bump } : {}),
       ...(input.notes !== undefined ? { notes: input.notes } : {}),
       ...(input.aliases !== undefined ? { aliases: input.aliases } : {}),
+      ...(input.base !== undefined ? { base: input.base } : {}),
     });
   }
 }
@@ -356,6 +367,7 @@ export function diffRuns(a: Run, b: Run): VersionDiff {
     code: run.code,
     environment: run.environment,
     run: run.id,
+    base: null,
     aliases: [],
   });
   return { ...diffVersions(asVersion(a), asVersion(b)), a: a.id, b: b.id };

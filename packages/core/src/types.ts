@@ -65,6 +65,8 @@ export interface Version {
   environment: JsonObject | null;
   /** The tracking run that produced it, if any. */
   run: string | null;
+  /** The exact version (`name@version`) it was derived from (`--base`), if any: a lineage edge of kind base. */
+  base: string | null;
   /** Aliases currently pointing at this version. */
   aliases: string[];
 }
@@ -157,6 +159,11 @@ export interface Run {
   tags: Record<string, string>;
   /** Exact refs (`name@version`) of the dataset versions it read, resolved when it started. */
   data: string[];
+  /**
+   * Where each of `data` sat in the working tree, relative to the repository root (`--data REF=PATH`; else
+   * `data/<name>`): where `cairn reproduce` puts it back. Runs recorded before paths were kept have none.
+   */
+  dataPaths: Record<string, string>;
   /** Files logged by the run, stored in the content store like a version's files. */
   artifacts: FileEntry[];
   code: CodeInfo | null;

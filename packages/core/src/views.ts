@@ -25,6 +25,8 @@ export interface VersionView {
   code: Version["code"];
   environment: Version["environment"];
   run: string | null;
+  /** The exact version it was derived from, if any. */
+  base: string | null;
 }
 
 export function viewVersion(v: Version): VersionView {
@@ -51,6 +53,7 @@ export function viewVersion(v: Version): VersionView {
     code: v.code,
     environment: v.environment,
     run: v.run,
+    base: v.base,
   };
 }
 

@@ -78,13 +78,19 @@ describe("search language", () => {
     const text = `tags."k'; DROP TABLE versions; --" = 'x'' or 1=1 --' and params."p\\"q" like '%;--' order by metrics."m)" desc`;
     for (const dialect of [sqliteDialect, postgresDialect]) {
       for (const kind of ["versions", "runs"] as const) {
-        const { sql, params } = compileSearch(parseSearch(text), { kind, dialect });
-        expect(sql).not.toMatch(/DROP|1=1|;|--/);
-        expect(params).toEqual(
-          expect.arrayContaining(["k'; DROP TABLE versions; --", "x' or 1=1 --", 'p"q', "%;--", "m)"]),
-        );
-        if (dialect === postgresDialect) expect(sql).toContain(`$${params.length}`);
-        else expect(sql.split("?").length - 1).toBe(params.length);
+        const plan = compileSearch(parseSearch(text), { kind, dialect });
+        const statements = [plan.scan, plan.scanned, plan.missing, plan.sorted];
+        expect(statements.filter((s) => s !== undefined)).toHaveLength(4);
+        for (const statement of statements) {
+          const { sql, params } = statement ?? { sql: "", params: [] };
+          expect(sql).not.toMatch(/DROP|1=1|;|--/);
+          // The count of index entries a scan read holds the sort key alone; the others the filter too.
+          const values = statement === plan.scanned ? ["m)"] : ["x' or 1=1 --", 'p"q', "%;--", "m)"];
+          expect(params).toEqual(expect.arrayContaining(values));
+          if (dialect === postgresDialect) expect(sql).toContain(`$${params.length}`);
+          else expect(sql.split("?").length - 1).toBe(params.length);
+        }
+        expect(plan.sorted.params).toContain("k'; DROP TABLE versions; --");
       }
     }
   });
@@ -145,6 +151,57 @@ describe("search language", () => {
           expect((error as { code?: string }).code, text).toBe("INVALID");
         }
       }
+    }
+  });
+
+  it("walks the sort key's index for one indexed key, and sorts the filter's hits otherwise", () => {
+    const plan = (text: string) => compileSearch(parseSearch(text), { kind: "runs", dialect: sqliteDialect });
+    const shape = (text: string) => {
+      const { scan, scanned, missing } = plan(text);
+      return { scan: scan !== undefined, scanned: scanned !== undefined, missing: missing !== undefined };
+    };
+    // A filter may make the walk long: it is counted, to know when to let the filter drive instead.
+    expect(shape("status = 'failed' order by metrics.f1 desc")).toEqual({
+      scan: true,
+      scanned: true,
+      missing: true,
+    });
+    // Without a filter every entry is a hit; a bound on the sort key means no hit lacks it.
+    expect(shape("order by tags.team")).toEqual({ scan: true, scanned: false, missing: true });
+    expect(shape("metrics.f1 > 0.5 order by metrics.f1")).toEqual({
+      scan: true,
+      scanned: true,
+      missing: false,
+    });
+    expect(shape("status = 'failed'")).toEqual({ scan: true, scanned: true, missing: false });
+    expect(shape("order by name")).toEqual({ scan: false, scanned: false, missing: false });
+    expect(shape("order by metrics.f1 desc, name")).toEqual({ scan: false, scanned: false, missing: false });
+    expect(plan("metrics.f1 > 0.5 order by metrics.f1 desc").scan?.sql).toMatch(
+      /FROM run_metric_series x WHERE x\.key = \? AND x\.value IS NOT NULL AND x\.value > \? ORDER BY x\.value DESC, x\.run_id DESC/,
+    );
+  });
+
+  it("refuses a cursor it did not make, or one made for another order", () => {
+    const compile = (text: string, cursor: string) =>
+      compileSearch(parseSearch(text), { kind: "runs", dialect: sqliteDialect, cursor });
+    const cursorOf = (json: unknown) => Buffer.from(JSON.stringify(json)).toString("base64url");
+    const good = { o: 'runs: metrics."f1" desc', v: [0.5], i: "r1" };
+    expect(compile("order by metrics.f1 desc", cursorOf(good)).scan).toBeDefined();
+    expect(
+      compile("order by metrics.f1 desc", cursorOf({ ...good, v: [{ n: "Infinity" }] })).scan,
+    ).toBeDefined();
+    expect(caught("INVALID", () => compile("order by metrics.f1 asc", cursorOf(good))).message).toMatch(
+      /another order by/,
+    );
+    for (const bad of [
+      "nope",
+      cursorOf({ ...good, v: ["high"] }),
+      cursorOf({ ...good, v: [] }),
+      cursorOf({ ...good, i: 1.5 }),
+    ]) {
+      expect(caught("INVALID", () => compile("order by metrics.f1 desc", bad)).message).toMatch(
+        /not one a search returned/,
+      );
     }
   });
 

@@ -18,11 +18,18 @@ export interface ChunkedFile extends AsyncIterable<NamedChunk> {
   readonly sha256: string;
 }
 
+/** Where a push's bytes come from when they are a local file. */
+export interface LocalFile {
+  path: string;
+}
+
 /**
  * Cuts a byte stream into named chunks. The source's pieces must not be reused once handed over (a file read
- * stream's are not): chunks may be views of them. @cairn/storage's `chunkStream` is one.
+ * stream's are not): chunks may be views of them. @cairn/storage's `chunkStream` is one. When the bytes are a
+ * local file, `local` names it: a chunker that reads files itself may read it instead of `source` (the chunk
+ * store's `chunkStream(fileSource(local.path))` reads it straight into reused blocks, no fresh memory per read).
  */
-export type ChunkFile = (source: AsyncIterable<Uint8Array>) => ChunkedFile;
+export type ChunkFile = (source: AsyncIterable<Uint8Array>, local?: LocalFile) => ChunkedFile;
 
 /** The SDK's own chunker: pure TypeScript, no native code, no worker threads. */
 export const chunkFile: ChunkFile = (source) => new PortableChunkedFile(source);

@@ -18,7 +18,7 @@ import type {
 } from "@cairn/core";
 import type { ChunkFile } from "./chunk-file.js";
 import { Http, segment } from "./http.js";
-import { type PullOptions, type PullResult, pull } from "./pull.js";
+import { type PullOptions, type PullResult, pull, readContent } from "./pull.js";
 import { type PushOptions, type PushResult, push, type TransferSettings } from "./push.js";
 import {
   type PromoteRunOptions,
@@ -50,7 +50,10 @@ export interface CairnClientOptions {
   token?: string;
   /** Cuts files into chunks for `push` (default: the SDK's portable chunker). */
   chunker?: ChunkFile;
-  /** Bytes of chunks per pack upload (default 32 MiB: two are on the wire at once, and a third fills). */
+  /**
+   * Bytes of chunks per pack upload (default 16 MiB: two are on the wire at once, and a third fills). With
+   * 32 MiB a 1 GiB push peaked at 300–335 MB of memory, with 16 MiB at 265 MB, no slower.
+   */
   packBytes?: number;
   /** Tries after the first for a transfer request that got no answer or a 5xx (default 5). */
   retries?: number;
@@ -71,7 +74,7 @@ export class CairnClient {
     this.http = new Http(url, options.token ?? process.env["CAIRN_TOKEN"]);
     this.chunker = options.chunker;
     this.transfer = {
-      packBytes: options.packBytes ?? 32 * 1024 * 1024,
+      packBytes: options.packBytes ?? 16 * 1024 * 1024,
       retries: options.retries ?? 5,
     };
     this.runs = new RunApi(this.http, this.transfer, this.chunker);
@@ -313,6 +316,11 @@ export class CairnClient {
    */
   pull(ref: string, dir: string, options: PullOptions = {}): Promise<PullResult> {
     return pull(this.http, ref, dir, options, this.transfer.retries);
+  }
+
+  /** The bytes of one stored content by sha256 (a version's or run's code patch), verified. */
+  readContent(sha256: string, options: Pick<PullOptions, "cache"> = {}): Promise<Uint8Array> {
+    return readContent(this.http, sha256, options, this.transfer.retries);
   }
 }
 

@@ -6,7 +6,13 @@
 
 export { CairnError, type ErrorCode, isCairnError } from "@cairn/core";
 export { ChunkCache, defaultCacheDir } from "./chunk-cache.js";
-export { type ChunkedFile, type ChunkFile, chunkFile, type NamedChunk } from "./chunk-file.js";
+export {
+  type ChunkedFile,
+  type ChunkFile,
+  chunkFile,
+  type LocalFile,
+  type NamedChunk,
+} from "./chunk-file.js";
 export { allPages, CairnClient, type CairnClientOptions } from "./client.js";
 export { RemoteError } from "./errors.js";
 export type { PullOptions, PullProgress, PullResult } from "./pull.js";

@@ -295,3 +295,39 @@ export async function pull(
     fetchedBytes: puller?.fetchedBytes ?? totalBytes,
   };
 }
+
+/**
+ * One stored content's bytes by its sha256 — a version's code patch, say — fetched as chunks through the
+ * chunk cache (only missing ones travel) and checked against the sha256 before they are handed back.
+ */
+export async function readContent(
+  http: Http,
+  sha256: string,
+  options: Pick<PullOptions, "cache">,
+  retries: number,
+): Promise<Uint8Array> {
+  const list = await withRetries(retries, () =>
+    http.json<ContentChunks>("GET", `/contents/${sha256}/chunks`),
+  );
+  const cache = new ChunkCache(options.cache || defaultCacheDir());
+  const puller = new Puller(http, cache, retries);
+  const assemble = async (): Promise<Buffer | null> => {
+    await puller.ensureCached(list.chunks);
+    const parts: Uint8Array[] = [];
+    for (const ref of list.chunks) {
+      const data = await cache.get(ref.hash);
+      if (data === undefined || data.byteLength !== ref.length) return null;
+      parts.push(data);
+    }
+    const bytes = Buffer.concat(parts);
+    return createHash("sha256").update(bytes).digest("hex") === sha256 ? bytes : null;
+  };
+  let bytes = await assemble();
+  // As in pull: a damaged cached chunk is dropped and fetched again, once.
+  if (bytes === null) {
+    await puller.dropDamaged(list.chunks);
+    bytes = await assemble();
+  }
+  if (bytes === null) throw integrity(`content ${sha256}: the bytes received do not match its sha256`);
+  return bytes;
+}

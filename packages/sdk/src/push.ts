@@ -9,6 +9,7 @@ import { stat } from "node:fs/promises";
 import {
   CHUNK_FRAMES_TYPE,
   type ChunkRef,
+  FRAME_HEADER_SIZE,
   frameHeader,
   invalid,
   normaliseFilePath,
@@ -16,7 +17,7 @@ import {
   TRANSFER_LIMITS,
   type VersionView,
 } from "@cairn/core";
-import { type ChunkFile, chunkFile, type NamedChunk } from "./chunk-file.js";
+import { type ChunkFile, chunkFile, type LocalFile, type NamedChunk } from "./chunk-file.js";
 import { RemoteError } from "./errors.js";
 import { type Http, segment } from "./http.js";
 import { reviveVersion, type UploadSessionView } from "./types.js";
@@ -93,6 +94,12 @@ interface PreparedFile {
   mode: number;
   size: number;
   open(): AsyncIterable<Uint8Array>;
+  /** The local file the bytes are read from, if they are. */
+  local?: LocalFile;
+}
+
+async function* readPieces(path: string): AsyncIterable<Uint8Array> {
+  yield* createReadStream(path, { highWaterMark: READ_PIECE });
 }
 
 async function* inPieces(bytes: Uint8Array): AsyncIterable<Uint8Array> {
@@ -118,7 +125,9 @@ async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
         path,
         mode: (file.mode ?? info.mode) & 0o777,
         size: info.size,
-        open: () => createReadStream(source, { highWaterMark: READ_PIECE }),
+        // Opened only when read: a chunker given the path may read the file itself.
+        open: () => readPieces(source),
+        local: { path: source },
       });
     } else if (source instanceof Uint8Array) {
       prepared.push({
@@ -156,7 +165,7 @@ function packBody(chunks: readonly NamedChunk[]): ReadableStream<Uint8Array> {
 }
 
 const framedBytes = (chunks: readonly NamedChunk[]): number =>
-  chunks.reduce((sum, c) => sum + frameHeader(c.hash, c.data.byteLength).byteLength + c.data.byteLength, 0);
+  chunks.reduce((sum, c) => sum + FRAME_HEADER_SIZE + c.data.byteLength, 0);
 
 /**
  * Packs on the wire at once. Two keep the server busy: it stores one while the next arrives, instead of
@@ -378,8 +387,8 @@ export async function uploadFiles<T>(
   const sender = new PackSender(http, base, settings, report);
   try {
     const contents = new Map<string, ContentBody>();
-    const chunkOne = async (source: AsyncIterable<Uint8Array>): Promise<ContentBody> => {
-      const chunked = chunker(source);
+    const chunkOne = async (source: AsyncIterable<Uint8Array>, local?: LocalFile): Promise<ContentBody> => {
+      const chunked = chunker(source, local);
       const chunks: ChunkRef[] = [];
       for await (const chunk of chunked) {
         chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
@@ -393,7 +402,7 @@ export async function uploadFiles<T>(
     };
     const entries: UploadedFile[] = [];
     for (const file of files) {
-      const content = await chunkOne(file.open());
+      const content = await chunkOne(file.open(), file.local);
       entries.push({
         path: file.path,
         size: content.size,

@@ -51,6 +51,8 @@ export interface PromoteRunOptions {
   notes?: string;
   tags?: Record<string, string>;
   aliases?: string[];
+  /** A ref of the model it derives from; the server stores the exact version it names now. */
+  base?: string;
 }
 
 // Names the patch and lock files travel under in their upload (only their contents are kept).

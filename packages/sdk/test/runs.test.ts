@@ -2,7 +2,8 @@
  * Experiment tracking through the SDK against a real server on port 0 (real SQLite store): a run's params are
  * written once (409 CONFLICT over HTTP), NaN and ±Infinity make the round trip, 100 runs logging at once lose
  * no point, artifacts upload as deduplicated chunks and pull back byte-identical after garbage collection, and
- * promote makes a version carrying the run's params, final metrics, data and code.
+ * promote makes a version carrying the run's params, final metrics, data and code; data paths and a base
+ * model are recorded, and a run's code patch reads back.
  */
 import { createHash, randomFillSync } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -166,4 +167,44 @@ describe("runs over HTTP", () => {
     // An ended run takes no more metrics.
     expect((await failure(run.logMetrics({ acc: 1 }, 3))).status).toBe(409);
   }, 60_000);
+
+  it("records where each data version sits and the base a model derives from; reads the code patch back", async () => {
+    await client.push({
+      name: "squad",
+      type: "dataset",
+      files: [{ path: "q.json", source: Buffer.from("{}") }],
+    });
+    await client.push({
+      name: "bert",
+      version: "1.0.0",
+      aliases: ["production"],
+      files: [{ path: "bert.bin", source: Buffer.from("bert") }],
+    });
+    const patch = Buffer.from("diff --git a/train.py b/train.py\n");
+    const code = {
+      remote: null,
+      branch: "main",
+      commit: "d".repeat(40),
+      dirty: true,
+      patch: null,
+      path: null,
+    };
+    const run = await client.startRun({
+      data: [{ ref: "squad@latest", path: "corpora/squad" }],
+      code,
+      patch,
+    });
+    expect(run.view?.dataPaths).toEqual({ "squad@0.1.0": "corpora/squad" });
+    expect(Buffer.from(await client.readContent(run.view?.code?.patch ?? ""))).toEqual(patch);
+    await run.logArtifact({ path: "qa.bin", source: Buffer.from("qa") });
+    const tuned = await run.promote({ name: "squad-qa", base: "bert@production" });
+    expect(tuned.base).toBe("bert@1.0.0");
+    const small = await client.push({
+      name: "squad-qa-small",
+      base: "squad-qa@latest",
+      files: [{ path: "small.bin", source: Buffer.from("small") }],
+    });
+    expect(small.version.base).toBe(`squad-qa@${tuned.version}`);
+    expect((await failure(run.promote({ name: "other", base: "nothing@1.0.0" }))).status).toBe(404);
+  });
 });

@@ -132,19 +132,20 @@ export function buildApp(options: BuildAppOptions): CairnApp {
   app.addHook("preClose", async () => {
     draining = true;
   });
-  app.addHook("onResponse", async () => {
-    if (draining) setImmediate(() => app.server.closeIdleConnections());
-  });
 
   const metrics = new Metrics();
   metrics.watch(app.server);
-  app.addHook("onResponse", async (request, reply) => {
+  // Counts every answer and, while draining, closes the connection it leaves idle. One hook, called back
+  // rather than async: it runs on every request, and a promise per hook showed in profiles.
+  app.addHook("onResponse", (request, reply, done) => {
     metrics.observe(
       request.method,
       request.routeOptions.url ?? "unmatched",
       reply.statusCode,
       reply.elapsedTime / 1000,
     );
+    if (draining) setImmediate(() => app.server.closeIdleConnections());
+    done();
   });
 
   // Who is asking and what they may do, decided before the body is read: an unauthorised upload costs
@@ -157,9 +158,9 @@ export function buildApp(options: BuildAppOptions): CairnApp {
   app.decorateRequest("actor", "");
   app.decorateRequest("role", "reader");
   app.decorateRequest("storeMark", "");
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply) => {
     reply.header("x-request-id", request.id);
-    await gate(request, reply);
+    return gate(request, reply);
   });
 
   // Registered before the routes, so its onRoute hook sees every one of them.

@@ -7,6 +7,7 @@
 import {
   type Action,
   ANONYMOUS_ACTOR,
+  type ApiToken,
   assertAuthorized,
   type CairnError,
   isTokenShaped,
@@ -78,6 +79,9 @@ export interface GateOptions {
 export function makeGate({ services, mode, limiter }: GateOptions) {
   // Asked by every request without a token; the answer changes only with a commit (a token created).
   const hasTokens = new KeptWhileUnchanged<boolean>(() => services.store.meta);
+  // Who holds a token, by the hash of its secret (no secret is kept): it changes only with a commit (a token
+  // created or revoked), so a client sending the same token again is not looked up again.
+  const tokens = new KeptWhileUnchanged<ApiToken | null>(() => services.store.meta);
   async function identify(request: FastifyRequest): Promise<Caller> {
     const byAddress = `ip:${request.ip}`;
     const refuse = (message: string, hint = TOKEN_HINT): Caller => ({
@@ -96,7 +100,9 @@ export function makeGate({ services, mode, limiter }: GateOptions) {
     if (token === undefined) return refuse("the Authorization header must be `Bearer <token>`");
     // The secret is looked up by its hash through an index: no comparison of secrets happens here, and
     // timing reveals at most a prefix of a hash, which does not help to forge a token.
-    const found = isTokenShaped(token) ? await services.store.meta.findTokenByHash(hashToken(token)) : null;
+    const hash = isTokenShaped(token) ? hashToken(token) : null;
+    const found =
+      hash === null ? null : await tokens.get(request, hash, () => services.store.meta.findTokenByHash(hash));
     if (found === null) {
       return refuse("the bearer token is not valid: unknown or revoked", "ask an admin for a token");
     }

@@ -183,6 +183,7 @@ export const VersionView = Type.Object({
   code: Nullable(CodeInfo),
   environment: Nullable(JsonObject),
   run: Nullable(Type.String()),
+  base: Nullable(Type.String({ description: "the exact version it derives from (`--base`)" })),
 });
 
 const CodeSummary = Nullable(

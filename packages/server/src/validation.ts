@@ -14,27 +14,31 @@ interface ObjectSchema {
   properties?: Record<string, { type?: unknown }>;
 }
 
-/** Converts the text values of integer fields in a flat object (a query string or path parameters). */
-function convertWholeNumbers(schema: TSchema, value: unknown): unknown {
-  const properties = (schema as ObjectSchema).properties;
-  if (!properties || value === null || typeof value !== "object" || Array.isArray(value)) return value;
+/** The fields of a flat object schema (a query string or path parameters) that hold whole numbers. */
+function numberFields(schema: TSchema): string[] {
+  const properties = (schema as ObjectSchema).properties ?? {};
+  return Object.keys(properties).filter((key) => {
+    const type = properties[key]?.type;
+    return type === "integer" || type === "number";
+  });
+}
+
+/** Converts the text values of `fields` in a flat object (a query string or path parameters). */
+function convertWholeNumbers(fields: string[], value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
   const converted: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const [key, field] of Object.entries(properties)) {
+  for (const key of fields) {
     const text = converted[key];
-    if (
-      (field.type === "integer" || field.type === "number") &&
-      typeof text === "string" &&
-      WHOLE_NUMBER.test(text)
-    ) {
-      converted[key] = Number(text);
-    }
+    if (typeof text === "string" && WHOLE_NUMBER.test(text)) converted[key] = Number(text);
   }
   return converted;
 }
 
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema);
-  const prepare = httpPart === "body" ? (v: unknown) => v : (v: unknown) => convertWholeNumbers(schema, v);
+  const fields = httpPart === "body" ? [] : numberFields(schema);
+  // Most parameters are all text (a ref, a name): nothing to convert, nothing copied per request.
+  const prepare = fields.length === 0 ? (v: unknown) => v : (v: unknown) => convertWholeNumbers(fields, v);
   return (input: unknown) => {
     const value = prepare(input);
     return validator.Check(value) ? { value } : { error: validator.Errors(value) as never };

@@ -23,8 +23,10 @@ export interface RunRow {
   command: string | null;
 }
 
-export type RunParts = Pick<Run, "params" | "metrics" | "tags" | "data" | "artifacts" | "outputs"> & {
+export type RunParts = Pick<Run, "params" | "metrics" | "tags" | "artifacts" | "outputs"> & {
   artifacts: FileEntry[];
+  /** run_inputs rows in the order given; `path` is NULL for runs recorded before paths were kept. */
+  inputs: Array<{ ref: string; path: string | null }>;
 };
 
 export const toRunSummary = (row: RunRow, metrics: Record<string, number>): RunSummary => ({
@@ -42,7 +44,8 @@ export const toRun = (row: RunRow, parts: RunParts): Run => ({
   createdBy: row.created_by,
   params: parts.params,
   tags: parts.tags,
-  data: parts.data,
+  data: parts.inputs.map((i) => i.ref),
+  dataPaths: Object.fromEntries(parts.inputs.flatMap((i) => (i.path === null ? [] : [[i.ref, i.path]]))),
   artifacts: parts.artifacts,
   code: row.code,
   environment: row.environment,

@@ -16,6 +16,8 @@ export {
   chunkBuffer,
   chunkHash,
   chunkStream,
+  type FileSource,
+  fileSource,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   TARGET_CHUNK_SIZE,
@@ -43,6 +45,14 @@ export type { EmbeddedStore } from "./embedded.js";
 export { EMBEDDED_BLOBS, EMBEDDED_DATABASE, openEmbeddedStore } from "./embedded.js";
 // Blob drivers.
 export { FsBlobStore, openFsBlobStore } from "./fs/index.js";
+// `cairn migrate`: a whole registry copied to another store, then verified.
+export {
+  type MigrateOptions,
+  type MigrateProgress,
+  type MigrateReport,
+  migrateRegistry,
+} from "./migrate/migrate.js";
+export { REGISTRY_TABLES, type RegistryTables } from "./migrate/tables.js";
 // Any store a configuration names (PostgreSQL, S3, or the embedded defaults).
 export {
   openStore,

@@ -1,5 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createChunker, finalize, getChunks, nextBlock } from "@huggingface/xetchunk-wasm";
 import { describe, expect, it } from "vitest";
 // Internal: to compare the portable BLAKE3 with the native one directly.
@@ -12,6 +15,7 @@ import {
   chunkBuffer,
   chunkHash,
   chunkStream,
+  fileSource,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
 } from "../dist/chunking/index.js";
@@ -354,6 +358,55 @@ describe("chunkStream: the pipelined path", () => {
     await expect(drain(failing(), { blockSize: MiB })).rejects.toThrow("disk on fire");
     const again = await drain([bytes], { blockSize: 2 * MiB });
     expect(again.sha256).toBe(sha256(bytes));
+  });
+
+  it("chunks a file read straight into its blocks as it chunks the same bytes in memory", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-file-source-"));
+    try {
+      for (const [name, input] of [
+        ["empty", bytes.subarray(0, 0)],
+        ["smaller than a block", bytes.subarray(0, 5000)],
+        ["an exact number of blocks", bytes.subarray(0, 4 * MiB)],
+        ["many blocks and a bit", bytes],
+      ] as const) {
+        const path = join(dir, name);
+        await writeFile(path, input);
+        const { chunks, size, sha256: digest } = await drain(fileSource(path), { blockSize: MiB });
+        expect(
+          chunks.map(({ data: _, ...rest }) => rest),
+          name,
+        ).toEqual(named(chunkBuffer(input)));
+        expect(chunks.every((c) => sameBytes(c.data, input.subarray(c.offset, c.offset + c.length)))).toBe(
+          true,
+        );
+        expect(size).toBe(input.length);
+        expect(digest).toBe(sha256(input));
+        // Iterated as plain pieces (by any other consumer), it is the file's bytes.
+        const read: Uint8Array[] = [];
+        for await (const piece of fileSource(path)) read.push(piece);
+        expect(sameBytes(Buffer.concat(read), input)).toBe(true);
+      }
+      await expect(drain(fileSource(join(dir, "absent")))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("hands out a block's chunks as one batch, each batch's bytes valid until the next is asked for", async () => {
+    const file = chunkStream(pieces(bytes, MiB), { blockSize: MiB, transient: true });
+    const seen: Named[] = [];
+    let batches = 0;
+    for await (const batch of file.batches()) {
+      batches++;
+      for (const chunk of batch) {
+        expect(sameBytes(chunk.data, bytes.subarray(chunk.offset, chunk.offset + chunk.length))).toBe(true);
+        seen.push({ offset: chunk.offset, length: chunk.length, hash: chunk.hash });
+      }
+    }
+    expect(seen).toEqual(expected);
+    expect(batches).toBe(Math.ceil(bytes.length / MiB) + 1); // one per block, and the end's
+    expect(file.sha256).toBe(sha256(bytes));
+    expect(() => file.batches()).toThrow(/only once/);
   });
 
   it("rejects nonsense options", () => {

@@ -57,6 +57,19 @@ describe("local-folder blob store", () => {
     expect(await keys()).toEqual(["model.bin"]);
   });
 
+  it("reads a range straight into a caller's buffer: fewer bytes at the end of the object, NOT_FOUND when absent", async () => {
+    const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    await store.put("packs/a", bytes);
+    const target = Buffer.alloc(1000);
+    expect(await store.readInto("packs/a", 1234, target)).toBe(1000);
+    expect(target.equals(bytes.subarray(1234, 2234))).toBe(true);
+    expect(await store.readInto("packs/a", 4500, target)).toBe(500);
+    expect(target.subarray(0, 500).equals(bytes.subarray(4500))).toBe(true);
+    await expect(store.readInto("packs/b", 0, target)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(store.readInto("packs", 0, target)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(store.readInto("packs/a", -1, target)).rejects.toMatchObject({ code: "INVALID" });
+  });
+
   it("sweepTemp removes only temp files older than the given age", async () => {
     await mkdir(join(store.dir, "files", "ab"), { recursive: true });
     const stale = join(store.dir, "files", "ab", ".cairn-tmp-0123456789abcdef");

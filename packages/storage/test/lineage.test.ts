@@ -1,6 +1,6 @@
 /**
- * Lineage on SQLite and PostgreSQL over a graph seeded through the store's own writes — 3 datasets, 5 runs, 5 model versions
- * (one trained on a dataset without a run) — walked with core's walkLineage both ways, with a depth limit,
+ * Lineage on SQLite and PostgreSQL over a graph seeded through the store's own writes — 3 datasets, 5 runs, 6 model versions
+ * (one trained on a dataset without a run, one derived from a base model) — walked with core's walkLineage both ways, with a depth limit,
  * and rendered as text, dot and Mermaid.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -36,7 +36,7 @@ function runLineageSuite(driver: string, databaseUrl: string | undefined): void 
   async function version(
     artifact: string,
     v: string,
-    extra: { type?: "model" | "dataset"; run?: string; data?: string[] },
+    extra: { type?: "model" | "dataset"; run?: string; data?: string[]; base?: string },
   ) {
     await store.meta.createVersion(
       {
@@ -54,6 +54,7 @@ function runLineageSuite(driver: string, databaseUrl: string | undefined): void 
         code: null,
         environment: null,
         run: extra.run ?? null,
+        base: extra.base ?? null,
         aliases: [],
       },
       audit("version.create", `${artifact}@${v}`),
@@ -99,6 +100,8 @@ function runLineageSuite(driver: string, databaseUrl: string | undefined): void 
     await version("resnet", "1.0.0", { run: "r4", data: ["cifar@1.0.0"] });
     // Pushed with --data and no run: a direct data edge.
     await version("resnet", "2.0.0", { data: ["cifar@1.0.0"] });
+    // Distilled from qa@1.0.0 (`--base`): a base edge, no run.
+    await version("qa-small", "1.0.0", { base: "qa@1.0.0" });
   });
   afterAll(async () => {
     await store.close();
@@ -133,6 +136,16 @@ function runLineageSuite(driver: string, databaseUrl: string | undefined): void 
       expect(down1.nodes).toEqual(["cifar@1.0.0", "resnet@1.0.0", "resnet@2.0.0", "run:r4", "run:r5"]);
       const isolated = await walkLineage(edges, "nothing@1.0.0");
       expect(lineageText(isolated)).toEqual(["nothing@1.0.0: no lineage recorded"]);
+    });
+
+    it("walks a base edge both ways: up to the model it derives from, down to the models derived from it", async () => {
+      const up = await walkLineage(edges, "qa-small@1.0.0", { direction: "up" });
+      expect(up.nodes).toEqual(["qa-small@1.0.0", "qa@1.0.0", "run:r3", "squad@1.0.0"]);
+      expect(lineageText(up)).toContain("qa@1.0.0 --base of--> qa-small@1.0.0");
+      const down = await walkLineage(edges, "qa@1.0.0", { direction: "down" });
+      expect(down.edges).toEqual([{ from: "qa@1.0.0", to: "qa-small@1.0.0", kind: "base" }]);
+      const fromData = await walkLineage(edges, "squad@1.0.0", { direction: "down" });
+      expect(fromData.nodes).toContain("qa-small@1.0.0");
     });
 
     it("renders dot and Mermaid with names quoted", async () => {

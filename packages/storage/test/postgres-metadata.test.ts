@@ -6,6 +6,7 @@
  */
 import type { NewVersion } from "@cairn/core";
 import { openPostgresMetadataStore, type PostgresMetadataStore } from "@cairn/storage";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { newVersion, runMetadataContract, sha } from "./contract/metadata-contract.js";
 import { describePostgres } from "./helpers/postgres.js";
@@ -21,6 +22,17 @@ const audit = (actor = "ada", action = "x") => ({
   before: null,
   after: null,
 });
+
+/** Resolves once some backend of this database waits for a lock (the move queued behind the protect). */
+async function waitForLockWait(admin: pg.Client): Promise<void> {
+  for (;;) {
+    const { rows } = await admin.query(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if (rows.length > 0) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 await describePostgres("metadata", (db) => {
   runMetadataContract("postgres", () => openPostgresMetadataStore({ url: db.url }), db.reset);
@@ -53,6 +65,83 @@ await describePostgres("metadata", (db) => {
       const again = await connect();
       expect((await again.getVersion("resnet", "1.0.0"))?.seq).toBe(1);
       expect(await appliedMigrations()).toEqual(applied);
+    });
+
+    it("a move waits for a protect in flight on the alias and then honours it", async () => {
+      const store = await connect();
+      await store.createVersion(version("1.0.0", { aliases: ["production"] }), audit(), () => audit());
+      await store.createVersion(version("1.1.0"), audit(), () => audit());
+      // Another server's protect holds the alias row, not yet committed, when the move starts.
+      const protector = new pg.Client({ connectionString: db.url });
+      await protector.connect();
+      try {
+        await protector.query("BEGIN");
+        await protector.query("UPDATE aliases SET protected = true WHERE alias = 'production'");
+        const moving = store.moveAlias(
+          {
+            artifact: "resnet",
+            alias: "production",
+            action: "set",
+            expectedFrom: "1.0.0",
+            to: "1.1.0",
+            actor: "bob",
+            at: new Date().toISOString(),
+            reason: null,
+            mayMoveProtected: false,
+          },
+          audit("bob"),
+        );
+        const outcome = moving.then(
+          () => "moved",
+          (error: unknown) => error,
+        );
+        // The move is blocked on the row lock until the protect commits (a waiting backend, not a sleep).
+        await waitForLockWait(db.admin);
+        await protector.query("COMMIT");
+        expect(await outcome).toMatchObject({ code: "FORBIDDEN" });
+      } finally {
+        await protector.end();
+      }
+      expect((await store.getAlias("resnet", "production"))?.version).toBe("1.0.0");
+      expect(await store.aliasHistory("resnet", "production")).toHaveLength(1);
+    });
+
+    it("a push still open when a database written before migration 8 is upgraded keeps its packs' chunks", async () => {
+      // The database as cairn left it at migration 7: packs named the session that wrote them.
+      const { MIGRATIONS } = await import("../dist/postgres/_migrations.js");
+      await db.admin.query(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)",
+      );
+      for (let v = 1; v <= 7; v++) {
+        await db.admin.query(MIGRATIONS[v - 1]!);
+        await db.admin.query("INSERT INTO schema_migrations VALUES ($1, 'before')", [v]);
+      }
+      const now = new Date().toISOString();
+      const open = "00000000-0000-4000-8000-0000000000a1";
+      await db.admin.query(
+        "INSERT INTO upload_sessions (id, host, pid, started_at, heartbeat_at) VALUES ($1, 'test', 1, $2, $2)",
+        [open, now],
+      );
+      // Written by the open push, by one that has ended, and by none (a rebuilt index); no file uses any.
+      const writers = [open, "00000000-0000-4000-8000-0000000000a2", null];
+      const hashes = [sha(0xa1), sha(0xa2), sha(0xa3)];
+      for (const [i, writer] of writers.entries()) {
+        await db.admin.query(
+          `WITH p AS (INSERT INTO packs (key, size, chunk_count, created_at, session_id)
+                      VALUES ($1, 10, 1, $2, $3) RETURNING id)
+           INSERT INTO chunks (hash, pack_id, "offset", length) SELECT decode($4, 'hex'), id, 0, 10 FROM p`,
+          [`packs/${i}.pack`, now, writer, hashes[i]],
+        );
+      }
+
+      const store = await connect();
+      expect(await appliedMigrations()).toEqual(MIGRATIONS.map((_, i) => i + 1));
+      await store.chunkIndex().sweep({ deadSessionIds: [], dryRun: false });
+      expect([...(await store.chunkIndex().locateChunks(hashes)).keys()]).toEqual([hashes[0]]);
+      // Its claim is an ordinary one now: it ends with the session.
+      await store.chunkIndex().endSession(open);
+      await store.chunkIndex().sweep({ deadSessionIds: [], dryRun: false });
+      expect((await store.chunkIndex().locateChunks(hashes)).size).toBe(0);
     });
 
     it("refuses a database written by a newer cairn rather than misreading it", async () => {
@@ -235,7 +324,7 @@ await describePostgres("metadata", (db) => {
       expect((await a.getAlias("resnet", "production"))?.version).toBe(history.at(-1)?.to);
     });
 
-    it("a push's own packs keep their chunks while its session lives; a chunk found in another pack is claimed", async () => {
+    it("a push's own packs keep their chunks while its session lives, and so does a pack that got one of its chunks first", async () => {
       const [first, second, collector] = await Promise.all([connect(), connect(), connect()]);
       const now = new Date().toISOString();
       const session = (id: string) => ({ id, host: "test", pid: 1, startedAt: now, heartbeatAt: now });
@@ -247,7 +336,7 @@ await describePostgres("metadata", (db) => {
       await first
         .chunkIndex()
         .addPack(pack("packs/s.pack", 2), [at("packs/s.pack", a, 0), at("packs/s.pack", b, 10)], s);
-      // New chunks need no claim rows: the pack's session protects them.
+      // New chunks need no claim rows of their own: the session's claim on its pack protects them.
       expect((await db.admin.query("SELECT * FROM claims")).rows).toEqual([]);
       const stored = async () => [...(await collector.chunkIndex().locateChunks([a, b, c])).keys()].sort();
       await collector.chunkIndex().sweep({ deadSessionIds: [], dryRun: false });
@@ -257,11 +346,11 @@ await describePostgres("metadata", (db) => {
       await second
         .chunkIndex()
         .addPack(pack("packs/t.pack", 2), [at("packs/t.pack", b, 0), at("packs/t.pack", c, 10)], t);
-      // b keeps its first location, in s's pack, and t claims it there.
+      // b keeps its first location, in s's pack, and t claims that pack: all of it outlives s, as on SQLite.
       expect((await collector.chunkIndex().locateChunks([b])).get(b)?.pack).toBe("packs/s.pack");
       await first.chunkIndex().endSession(s);
       await collector.chunkIndex().sweep({ deadSessionIds: [], dryRun: false });
-      expect(await stored()).toEqual([b, c]);
+      expect(await stored()).toEqual([a, b, c]);
       await second.chunkIndex().endSession(t);
       await collector.chunkIndex().sweep({ deadSessionIds: [], dryRun: false });
       expect(await stored()).toEqual([]);

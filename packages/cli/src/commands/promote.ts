@@ -2,7 +2,15 @@
  * @module `cairn promote`: turns a run's model files into a model version that inherits the run's params,
  * final metrics, data inputs and code, with `run` set — the lineage from data through run to model.
  */
-import { type Bump, CairnError, checkArtifactName, checkRunId, checkVersion, isBump } from "@cairn/core";
+import {
+  type Bump,
+  CairnError,
+  checkArtifactName,
+  checkRunId,
+  checkVersion,
+  isBump,
+  parseRef,
+} from "@cairn/core";
 import type { Command } from "commander";
 import { collectFiles } from "../local-files.js";
 import { collect, defineCommand, withContext } from "../program.js";
@@ -16,6 +24,7 @@ interface PromoteOptions {
   notes?: string;
   tag?: string[];
   alias?: string[];
+  base?: string;
 }
 
 export function registerPromote(program: Command): void {
@@ -28,6 +37,7 @@ export function registerPromote(program: Command): void {
       "cairn promote $RUN sentiment",
       "cairn promote $RUN sentiment ./out/model.onnx --bump major --alias staging",
       "cairn promote $RUN sentiment --version 2.0.0 -m 'trained on imdb 2.1'",
+      "cairn promote $RUN sentiment-ft --base bert-base@1.0.0",
     ],
   })
     .argument("<run>", "the run id")
@@ -39,6 +49,7 @@ export function registerPromote(program: Command): void {
     .option("--notes <file>", "release notes from a file")
     .option("--tag <key=value>", "a label (repeatable)", collect)
     .option("--alias <alias>", "point this alias at the new version (repeatable)", collect)
+    .option("--base <ref>", "the model it was fine-tuned from; recorded as the exact version, for lineage")
     .action(
       withContext(async (ctx, id: string, name: string, paths: string[], opts: PromoteOptions) => {
         if (opts.version !== undefined && opts.bump !== undefined) {
@@ -49,6 +60,7 @@ export function registerPromote(program: Command): void {
         }
         checkRunId(id);
         checkArtifactName(name);
+        if (opts.base !== undefined) parseRef(opts.base);
         if (opts.version !== undefined) checkVersion(opts.version);
         const notes = await readNotes(opts.message, opts.notes);
         const tags = readTags(opts.tag);
@@ -63,6 +75,7 @@ export function registerPromote(program: Command): void {
               ...(opts.bump !== undefined ? { bump: opts.bump as Bump } : {}),
               ...(notes !== undefined ? { notes } : {}),
               ...(opts.alias ? { aliases: opts.alias } : {}),
+              ...(opts.base !== undefined ? { base: opts.base } : {}),
             },
             local,
           ),

@@ -34,6 +34,7 @@ interface PushOptions {
   data?: string[];
   tag?: string[];
   alias?: string[];
+  base?: string;
 }
 
 export function registerPush(program: Command): void {
@@ -47,6 +48,7 @@ export function registerPush(program: Command): void {
       "cairn push classifier ./out --bump major -m 'new architecture' --alias staging",
       "cairn push imdb ./data --type dataset",
       "cairn push classifier ./out --params params.yaml --metrics metrics.json --data imdb@1.0.0",
+      "cairn push classifier-small ./distilled --base classifier@production",
     ],
   })
     .argument("<name>", "artifact name (letters, digits, . _ -)")
@@ -66,6 +68,10 @@ export function registerPush(program: Command): void {
     .option("--data <ref>", "a dataset version it was made from, e.g. imdb@1.0.0 (repeatable)", collect)
     .option("--tag <key=value>", "a label (repeatable)", collect)
     .option("--alias <alias>", "point this alias at the new version (repeatable)", collect)
+    .option(
+      "--base <ref>",
+      "the version it derives from (fine-tuned or distilled from); recorded exact, for lineage",
+    )
     .action(
       withContext(async (ctx, name: string, paths: string[], opts: PushOptions) => {
         if (opts.version !== undefined && opts.bump !== undefined) {
@@ -82,6 +88,7 @@ export function registerPush(program: Command): void {
         if (opts.version !== undefined) checkVersion(opts.version);
         for (const alias of opts.alias ?? []) checkAliasName(alias);
         for (const ref of opts.data ?? []) parseRef(ref);
+        if (opts.base !== undefined) parseRef(opts.base);
         const params = await readParams(opts.params, opts.param);
         const metrics = await readMetrics(opts.metrics, opts.metric);
         const tags = readTags(opts.tag);
@@ -102,6 +109,7 @@ export function registerPush(program: Command): void {
               ...(notes !== undefined ? { notes } : {}),
               ...(opts.data ? { data: opts.data } : {}),
               ...(opts.alias ? { aliases: opts.alias } : {}),
+              ...(opts.base !== undefined ? { base: opts.base } : {}),
             },
             local,
             git,

@@ -41,7 +41,9 @@ export function renderRun(run: RunView): string[] {
     Object.entries(run.metrics).map(([k, v]) => [k, formatMetric(v)]),
   );
   section("tags", Object.entries(run.tags));
-  if (run.data.length > 0) lines.push("data:", ...run.data.map((d) => `  ${d}`));
+  if (run.data.length > 0) {
+    lines.push("data:", ...run.data.map((d) => `  ${d}${run.dataPaths[d] ? ` → ${run.dataPaths[d]}` : ""}`));
+  }
   if (run.artifacts.length > 0) {
     lines.push(
       "artifacts:",
@@ -125,12 +127,18 @@ Examples:
     examples: [
       "cairn run start",
       "cairn run start --experiment sweep --name lr-0.01 --data imdb@2.1.0 --param lr=0.01",
+      "cairn run start --data imdb@production=data/imdb --command 'python train.py'",
       'cairn run start --json   # {"id": "…"}',
     ],
   })
     .option("--experiment <name>", 'the experiment it belongs to (default "default")')
     .option("--name <name>", "a name for people (default: the run id)")
-    .option("--data <ref>", "a data version it reads, e.g. imdb@2.1.0 (repeatable)", collect)
+    .option(
+      "--data <ref[=path]>",
+      "a data version it reads, e.g. imdb@2.1.0, and where it sits relative to the repository root, e.g. " +
+        "imdb@2.1.0=corpora/imdb (default data/NAME; `cairn reproduce` puts it back there) (repeatable)",
+      collect,
+    )
     .option("--param <key=value>", "a hyperparameter (repeatable; written once)", collect)
     .option("--params <file>", "hyperparameters from a JSON or YAML file")
     .option("--tag <key=value>", "a label (repeatable)", collect)

@@ -20,6 +20,11 @@ export interface ContentReadOptions {
   onProgress?: (bytes: number) => void;
   /** Names the file in integrity errors ("model@1.2.0: weights.bin"). */
   label?: string;
+  /**
+   * The consumer is done with each piece when it asks for the next (it writes pieces straight to a file), so
+   * a store may hand out views of buffers it reuses instead of fresh memory per piece. Default false.
+   */
+  transient?: boolean;
 }
 
 export interface ContentStore {

@@ -19,9 +19,13 @@ import type {
 } from "../types.js";
 
 /** A version as core hands it to the driver; the driver assigns `seq`. */
-export type NewVersion = Omit<Version, "seq" | "aliases"> & {
+export type NewVersion = Omit<Version, "seq" | "aliases" | "base"> & {
   /** Aliases to point at the new version in the same transaction. */
   aliases: string[];
+  /** The exact version it derives from; absent means none. */
+  base?: string | null;
+  /** See `AliasMove.mayMoveProtected`; applies to each of `aliases`. */
+  mayMoveProtected?: boolean;
 };
 
 /**
@@ -38,6 +42,12 @@ export interface AliasMove {
   actor: string;
   at: string;
   reason: string | null;
+  /**
+   * Whether the caller may move a protected alias (core decides, from the caller's role; absent means yes).
+   * When not, the driver reads the flag on the alias row it locked for the move and throws
+   * `protectedAliasDenied`, so a protect that commits before the move's transaction is always honoured.
+   */
+  mayMoveProtected?: boolean;
 }
 
 export interface VersionChange {

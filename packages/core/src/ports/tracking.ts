@@ -7,9 +7,12 @@
 import type { FileEntry, MetricPoint, NewAuditEvent, Run, RunStatus, RunSummary } from "../types.js";
 
 /** A run as core hands it to the driver. */
-export interface NewRun extends Omit<Run, "metrics" | "artifacts" | "outputs" | "endTime" | "status"> {
+export interface NewRun
+  extends Omit<Run, "metrics" | "artifacts" | "outputs" | "endTime" | "status" | "dataPaths"> {
   /** Lock files' contents (sha256) the run's environment names, kept alive by garbage collection. */
   lockFiles: Record<string, string>;
+  /** Where each of `data` sat (see `Run.dataPaths`); absent, none recorded. */
+  dataPaths?: Record<string, string>;
 }
 
 /**

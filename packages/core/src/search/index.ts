@@ -7,14 +7,22 @@ export {
   type CompileOptions,
   compileSearch,
   DEFAULT_SEARCH_LIMIT,
-  decodeCursor,
-  encodeCursor,
   MAX_SEARCH_LIMIT,
   postgresDialect,
+  SCAN_BUDGET,
   type SearchKind,
   type SqlDialect,
+  type SqlValue,
+  type Statement,
   sqliteDialect,
 } from "./compile.js";
-export { planSearch, type SearchHit, type SearchPage, type SearchRequest, toSearchPage } from "./page.js";
+export {
+  planSearch,
+  type SearchHit,
+  type SearchPage,
+  type SearchRequest,
+  type SearchRow,
+  searchSteps,
+} from "./page.js";
 export type { Comparison, Condition, Field, Literal, OrderKey, SearchQuery } from "./parse.js";
 export { parseSearch } from "./parse.js";

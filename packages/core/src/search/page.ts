@@ -1,15 +1,17 @@
 /**
  * @module One search from request to page, the part both drivers share: parse, compile for the driver's
- * dialect, and turn the rows (one more than the page holds) into hits and the next page's cursor.
+ * dialect, run the statements the plan needs (as a generator: the driver runs each statement it yields, inside
+ * one read snapshot, and passes back its rows), and turn the rows into hits and the next page's cursor.
  */
 import { invalid } from "../errors.js";
 import {
   type CompiledSearch,
   compileSearch,
-  encodeCursor,
   type SearchKind,
   type SqlDialect,
+  type Statement,
 } from "./compile.js";
+import { encodeCursor, type SortValue } from "./cursor.js";
 import { parseSearch } from "./parse.js";
 
 export interface SearchRequest {
@@ -30,6 +32,8 @@ export interface SearchPage {
   nextCursor: string | null;
 }
 
+export type SearchRow = Record<string, unknown>;
+
 export function planSearch(request: SearchRequest, dialect: SqlDialect): CompiledSearch {
   if (request.kind !== "versions" && request.kind !== "runs") {
     throw invalid(`cannot search ${JSON.stringify(request.kind)}: search versions or runs`);
@@ -42,14 +46,35 @@ export function planSearch(request: SearchRequest, dialect: SqlDialect): Compile
   });
 }
 
-export function toSearchPage(
-  kind: SearchKind,
-  rows: Record<string, unknown>[],
-  plan: CompiledSearch,
-): SearchPage {
-  const hits = rows.slice(0, plan.limit).map(
+/**
+ * The statements one search runs, in order: each `yield` hands the driver a statement and receives its rows;
+ * the return value is the page. See CompiledSearch for the plan.
+ */
+export function* searchSteps(
+  request: SearchRequest,
+  dialect: SqlDialect,
+): Generator<Statement, SearchPage, SearchRow[]> {
+  const plan = planSearch(request, dialect);
+  const want = plan.limit + 1;
+  if (plan.scan === undefined && plan.missing === undefined) return toSearchPage(plan, yield plan.sorted);
+  let rows: SearchRow[] = [];
+  if (plan.scan !== undefined) {
+    rows = yield plan.scan;
+    if (rows.length < want && plan.scanned !== undefined) {
+      const [counted] = yield plan.scanned;
+      // The scan stopped at its budget, not at the end of the index: the filter is narrow, so it drives.
+      if (Number(counted?.n) >= plan.budget) return toSearchPage(plan, yield plan.sorted);
+    }
+  }
+  if (rows.length < want && plan.missing !== undefined) rows = rows.concat(yield plan.missing);
+  return toSearchPage(plan, rows);
+}
+
+function toSearchPage(plan: CompiledSearch, rows: SearchRow[]): SearchPage {
+  const page = rows.slice(0, plan.limit);
+  const hits = page.map(
     (row): SearchHit =>
-      kind === "versions"
+      plan.kind === "versions"
         ? { kind: "version", artifact: String(row.artifact), version: String(row.version) }
         : {
             kind: "run",
@@ -59,5 +84,13 @@ export function toSearchPage(
             status: String(row.status),
           },
   );
-  return { hits, nextCursor: rows.length > plan.limit ? encodeCursor(plan.offset + plan.limit) : null };
+  const last = page.at(-1);
+  if (rows.length <= plan.limit || last === undefined) return { hits, nextCursor: null };
+  const values: SortValue[] = [];
+  for (let n = 0; `sort_${n}` in last; n++) values.push(sortValue(last[`sort_${n}`]));
+  const id = plan.kind === "versions" ? Number(last.sort_id) : String(last.sort_id);
+  return { hits, nextCursor: encodeCursor({ order: plan.order, values, id }) };
 }
+
+const sortValue = (value: unknown): SortValue =>
+  value === null || value === undefined || typeof value === "number" ? (value ?? null) : String(value);

@@ -45,10 +45,23 @@ export const StartRunBody = Type.Object(
     params: Type.Optional(JsonObject),
     tags: Type.Optional(Labels),
     data: Type.Optional(
-      Type.Array(Type.String({ maxLength: 600 }), {
-        maxItems: 1000,
-        description: "refs of data versions read",
-      }),
+      Type.Array(
+        Type.Union([
+          Type.String({ maxLength: 5000, description: "REF, or REF=PATH" }),
+          Type.Object(
+            {
+              ref: Type.String({ maxLength: 600 }),
+              path: Type.Optional(Type.String({ maxLength: MAX_TEXT })),
+            },
+            { additionalProperties: false },
+          ),
+        ]),
+        {
+          maxItems: 1000,
+          description:
+            "data versions read, each with where it sits relative to the repository root (default data/NAME)",
+        },
+      ),
     ),
     code: Type.Optional(Nullable(CodeInfo)),
     environment: Type.Optional(Nullable(JsonObject)),
@@ -128,6 +141,9 @@ export const PromoteBody = Type.Object(
     notes: Type.Optional(Type.String({ maxLength: 256 * 1024 })),
     tags: Type.Optional(Labels),
     aliases: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100 })),
+    base: Type.Optional(
+      Type.String({ maxLength: 600, description: "a ref of the model it derives from, stored exact" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -155,6 +171,9 @@ export const RunView = Type.Object({
   params: JsonObject,
   tags: Labels,
   data: Type.Array(Type.String()),
+  dataPaths: Type.Record(Type.String(), Type.String(), {
+    description: "where each data version sat, relative to the repository root",
+  }),
   artifacts: Type.Array(FileView),
   code: Nullable(CodeInfo),
   environment: Nullable(JsonObject),

@@ -128,6 +128,14 @@ export const CommitBody = Type.Object(
     code: Type.Optional(Nullable(CodeInfo)),
     environment: Type.Optional(Nullable(JsonObject)),
     run: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+    base: Type.Optional(
+      Nullable(
+        Type.String({
+          maxLength: 600,
+          description: "a ref of the version it derives from (a base model); stored as the exact version",
+        }),
+      ),
+    ),
   },
   { additionalProperties: false },
 );

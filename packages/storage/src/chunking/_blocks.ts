@@ -5,6 +5,7 @@
  */
 
 import type { Chunk, ChunkWithData } from "./chunker.js";
+import { FileSource } from "./file-source.js";
 
 export type ChunkStreamSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
@@ -24,7 +25,9 @@ function takeBlock(size: number): Uint8Array {
 }
 
 export class BlockReader {
-  private readonly pieces: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  private readonly pieces: AsyncIterator<Uint8Array> | Iterator<Uint8Array> | undefined;
+  /** A file, read straight into the blocks: one copy of the file fewer than taking its pieces. */
+  private readonly file: FileSource | undefined;
   private rest: Uint8Array = new Uint8Array(0);
   private exhausted = false;
 
@@ -32,7 +35,10 @@ export class BlockReader {
     source: ChunkStreamSource,
     private readonly blockSize: number,
   ) {
-    this.pieces = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    if (source instanceof FileSource) this.file = source;
+    else
+      this.pieces =
+        Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
   /**
@@ -40,12 +46,13 @@ export class BlockReader {
    * is requested, so sources that reuse one read buffer are safe.
    */
   async next(): Promise<Uint8Array | undefined> {
+    if (this.file) return this.fill(this.file);
     let block: Uint8Array | undefined;
     let filled = 0;
     while (filled < this.blockSize) {
       if (this.rest.length === 0) {
         if (this.exhausted) break;
-        const piece = await this.pieces.next();
+        const piece = await this.pieces!.next();
         if (piece.done) {
           this.exhausted = true;
           break;
@@ -62,6 +69,16 @@ export class BlockReader {
     return block?.subarray(0, filled);
   }
 
+  private async fill(file: FileSource): Promise<Uint8Array | undefined> {
+    if (this.exhausted) return undefined;
+    const block = takeBlock(this.blockSize);
+    const filled = await file.readInto(block);
+    if (filled < block.length) this.exhausted = true;
+    if (filled > 0) return block.subarray(0, filled);
+    this.recycle(block);
+    return undefined;
+  }
+
   /** Gives a block back for reuse; nothing may read it afterwards (no worker, no view handed out). */
   recycle(block: Uint8Array): void {
     const buffer = block.buffer as SharedArrayBuffer;
@@ -74,10 +91,9 @@ export class BlockReader {
 
   /** Lets the source release what it holds (an open file) when the consumer stops early. */
   async close(): Promise<void> {
-    if (!this.exhausted) {
-      this.exhausted = true;
-      await this.pieces.return?.();
-    }
+    if (this.file) await this.file.close();
+    else if (!this.exhausted) await this.pieces!.return?.();
+    this.exhausted = true;
   }
 }
 

@@ -1,38 +1,36 @@
 /**
- * @module The worker thread behind `chunkStream`. In the "chunks" role it finds boundaries and names chunks
- * (`Chunker`); in the "sha256" role it hashes the whole file. Each answers every block, so the stream can
- * bound how many blocks are in flight.
+ * @module The worker thread behind `chunkStream` and the chunk store's reads. In the "cuts" role it finds
+ * chunk boundaries (the gear scan) and hashes the whole file; in the "sha256" role it only hashes. It answers
+ * each block once it is done with it, so the caller can bound the blocks in flight and knows when one may be
+ * reused.
  */
 
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
-import type { PipelineReply, PipelineRequest, WorkerRole } from "./_pipeline-protocol.js";
-import { Chunker } from "./chunker.js";
+import { BoundaryFinder } from "@cairn/core";
+import type { PipelineReply, PipelineRequest } from "./_pipeline-protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("_pipeline-worker runs as a worker thread");
 
 let stream = -1;
-let role: WorkerRole = "chunks";
-let chunker: Chunker | undefined;
+let finder: BoundaryFinder | undefined;
 let sha256: Hash | undefined;
 
 function handle(request: PipelineRequest): PipelineReply | undefined {
   if (request.type === "start") {
     stream = request.stream;
-    role = request.role;
-    chunker = role === "chunks" ? new Chunker() : undefined;
-    sha256 = role === "sha256" ? createHash("sha256") : undefined;
+    finder = request.role === "cuts" ? new BoundaryFinder() : undefined;
+    sha256 = request.sha256 ? createHash("sha256") : undefined;
     return undefined;
   }
   if (request.stream !== stream) return undefined; // left over from an abandoned stream
   if (request.type === "block") {
-    if (role === "chunks") return { type: "chunks", stream, chunks: chunker!.push(request.bytes) };
-    sha256!.update(request.bytes);
-    return { type: "hashed", stream };
+    const cuts = finder ? finder.push(request.bytes) : [];
+    sha256?.update(request.bytes);
+    return { type: "block", stream, cuts };
   }
-  if (role === "chunks") return { type: "chunks", stream, chunks: chunker!.finish() };
-  return { type: "sha256", stream, hex: sha256!.digest("hex") };
+  return { type: "end", stream, sha256: sha256?.digest("hex") };
 }
 
 port.on("message", (request: PipelineRequest) => {

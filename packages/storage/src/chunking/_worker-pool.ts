@@ -7,8 +7,8 @@
 import { Worker } from "node:worker_threads";
 import type { PipelineReply, PipelineRequest, WorkerRole } from "./_pipeline-protocol.js";
 
-/** Idle workers kept for the next stream; two per concurrent stream is the common case. */
-const MAX_IDLE = 4;
+/** Idle workers kept for the next stream: one per stream, and a push and a read may run at once. */
+const MAX_IDLE = 2;
 const idle: PipelineWorker[] = [];
 let lastStream = 0;
 
@@ -43,10 +43,10 @@ export class PipelineWorker {
   }
 
   /** Begins a new stream in `role`; replies to any earlier stream are dropped from now on. */
-  start(role: WorkerRole): void {
+  start(role: WorkerRole, options: { sha256: boolean }): void {
     this.stream = ++lastStream;
     this.waiters = [];
-    this.post({ type: "start", stream: this.stream, role });
+    this.post({ type: "start", stream: this.stream, role, sha256: options.sha256 });
   }
 
   /** Sends a block; resolves with the worker's answer for it. */
@@ -54,7 +54,7 @@ export class PipelineWorker {
     return this.request({ type: "block", stream: this.stream, bytes });
   }
 
-  /** Ends the stream; resolves with the last chunk or the file's sha256. */
+  /** Ends the stream; resolves with the file's sha256 (if asked for). */
   end(): Promise<PipelineReply> {
     return this.request({ type: "end", stream: this.stream });
   }

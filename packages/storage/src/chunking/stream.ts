@@ -1,15 +1,20 @@
 /**
  * @module `chunkStream`: a file's bytes in, its chunks (named, in order, with their bytes) out, plus its
- * size and sha256 — the one pass the chunk store makes over a file. Boundaries and chunk names are computed
- * in one worker thread and the sha256 in another while the caller writes the previous chunks, with a bounded
- * number of blocks in flight, so a 4 GB file never sits in memory.
+ * size and sha256 — the one pass the chunk store makes over a file. A worker thread finds the boundaries (the
+ * gear scan) and hashes the whole file while this thread reads the next blocks, names the chunks (native
+ * BLAKE3) and the consumer writes them, with a bounded number of blocks in flight, so a 4 GB file never sits
+ * in memory.
+ *
+ * Two threads, not three: with two cores a third only time-shares them, and every hop costs a message. The
+ * split balances them: gear scan + sha256 there; reading, BLAKE3, the index and the pack writes here.
  */
 
 import { createHash } from "node:crypto";
+import { createChunkHasher } from "./_blake3.js";
 import { BlockReader, ChunkAssembler, type ChunkStreamSource } from "./_blocks.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
-import { leaseWorker, type PipelineWorker, releaseWorker } from "./_worker-pool.js";
-import { type Chunk, Chunker, type ChunkWithData } from "./chunker.js";
+import { leaseWorker, releaseWorker } from "./_worker-pool.js";
+import { Chunker, type ChunkWithData } from "./chunker.js";
 
 export type { ChunkStreamSource } from "./_blocks.js";
 
@@ -18,7 +23,7 @@ export interface ChunkStreamOptions {
   blockSize?: number;
   /** Blocks read ahead of the consumer (default 4): memory in flight is about blockSize × readAhead. */
   readAhead?: number;
-  /** Compute the whole-file sha256 in the same pass, on its own worker thread (default true). */
+  /** Compute the whole-file sha256 in the same pass (default true). */
   sha256?: boolean;
   /**
    * Hand out each chunk's `data` as a view of a reused buffer, valid only until the next chunk is requested
@@ -35,6 +40,12 @@ export interface ChunkStreamOptions {
 
 /** A file being chunked: iterate it once for its chunks; `size` and `sha256` are known when that ends. */
 export interface ChunkedFile extends AsyncIterable<ChunkWithData> {
+  /**
+   * Iterates the chunks a block at a time instead (one array per block read, possibly empty), for consumers
+   * that handle chunks in batches. With `transient`, a batch's bytes stay valid until the next is requested.
+   * A file is iterated once, either way.
+   */
+  batches(): AsyncIterable<ChunkWithData[]>;
   /** Bytes read so far; the file's size once iteration has finished. */
   readonly size: number;
   /** Hex sha256 of the whole file. Throws until iteration has finished (or if disabled by `sha256: false`). */
@@ -62,8 +73,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 interface InFlight {
   /** The block, or undefined for the end of the stream. */
   bytes: Uint8Array | undefined;
-  chunks: Promise<PipelineReply>;
-  sha256: Promise<PipelineReply> | undefined;
+  done: Promise<PipelineReply>;
 }
 
 class StreamedFile implements ChunkedFile {
@@ -100,13 +110,17 @@ class StreamedFile implements ChunkedFile {
     );
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<ChunkWithData> {
+  async *[Symbol.asyncIterator](): AsyncIterator<ChunkWithData> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  batches(): AsyncIterable<ChunkWithData[]> {
     if (this.iterated) throw new Error("chunkStream: a stream can be iterated only once");
     this.iterated = true;
     return this.run();
   }
 
-  private async *run(): AsyncGenerator<ChunkWithData> {
+  private async *run(): AsyncGenerator<ChunkWithData[]> {
     const reader = new BlockReader(this.source, this.blockSize);
     try {
       const first = await reader.next();
@@ -118,7 +132,10 @@ class StreamedFile implements ChunkedFile {
     }
   }
 
-  private async *inThread(reader: BlockReader, first: Uint8Array | undefined): AsyncGenerator<ChunkWithData> {
+  private async *inThread(
+    reader: BlockReader,
+    first: Uint8Array | undefined,
+  ): AsyncGenerator<ChunkWithData[]> {
     const chunker = new Chunker();
     const sha256 = this.wantSha256 ? createHash("sha256") : undefined;
     const assembler = new ChunkAssembler(!this.transient);
@@ -126,58 +143,72 @@ class StreamedFile implements ChunkedFile {
       this.bytesRead += block.length;
       sha256?.update(block);
       assembler.enter(block);
-      for (const chunk of chunker.push(block)) yield assembler.take(chunk);
+      yield chunker.push(block).map((chunk) => assembler.take(chunk));
       assembler.leave();
       reader.recycle(block);
     }
-    for (const chunk of chunker.finish()) yield assembler.take(chunk);
+    yield chunker.finish().map((chunk) => assembler.take(chunk));
     if (sha256) this.digest = sha256.digest("hex");
   }
 
-  private async *inWorkers(reader: BlockReader, firstBlocks: Uint8Array[]): AsyncGenerator<ChunkWithData> {
-    const cutter = leaseWorker();
-    const hasher = this.wantSha256 ? leaseWorker() : undefined;
-    const workers = hasher ? [cutter, hasher] : [cutter];
+  private async *inWorkers(reader: BlockReader, firstBlocks: Uint8Array[]): AsyncGenerator<ChunkWithData[]> {
+    const scanner = leaseWorker();
     try {
-      cutter.start("chunks");
-      hasher?.start("sha256");
+      scanner.start("cuts", { sha256: this.wantSha256 });
       const assembler = new ChunkAssembler(!this.transient);
+      const namer = createChunkHasher();
+      /** Stream offset where the open chunk starts. */
+      let chunkStart = 0;
+      const chunk = (end: number): ChunkWithData => {
+        const { data, offset, length } = assembler.take({
+          offset: chunkStart,
+          length: end - chunkStart,
+          hash: "",
+        });
+        namer.update(data);
+        chunkStart = end;
+        return { offset, length, data, hash: namer.digest() };
+      };
       const queue: InFlight[] = [];
       const send = (bytes: Uint8Array | undefined): void => {
-        const ask = (worker: PipelineWorker) => (bytes ? worker.block(bytes) : worker.end());
-        queue.push({ bytes, chunks: ask(cutter), sha256: hasher && ask(hasher) });
+        queue.push({ bytes, done: bytes ? scanner.block(bytes) : scanner.end() });
       };
       for (const block of firstBlocks) send(block);
       let ended = false;
+      // The next read, under way while this thread names and hands out chunks (the disk is busy meanwhile).
+      let reading: Promise<Uint8Array | undefined> | undefined;
       for (;;) {
-        // Top up the blocks in flight first, so the workers stay busy while this thread hands out chunks.
+        // Top up the blocks in flight first, so the worker stays busy while this thread hands out chunks.
         while (!ended && queue.length < this.readAhead) {
-          const block = await reader.next();
+          const block = await (reading ?? reader.next());
+          reading = undefined;
           if (!block) ended = true;
           send(block);
         }
+        if (!ended && !reading) {
+          reading = reader.next();
+          reading.catch(() => {}); // awaited above, unless the consumer stops first
+        }
         const head = queue.shift();
         if (!head) break;
-        const [cut, hashed] = await Promise.all([head.chunks, head.sha256]);
-        if (head.bytes) {
+        const reply = await head.done;
+        if (reply.type === "failed") throw new Error(`chunking worker: ${reply.message}`);
+        if (head.bytes && reply.type === "block") {
+          const blockStart = this.bytesRead;
           this.bytesRead += head.bytes.length;
           assembler.enter(head.bytes);
-        }
-        for (const chunk of chunksOf(cut)) yield assembler.take(chunk);
-        if (head.bytes) {
-          // Both workers are done with this block and the consumer has moved past its chunks: refill it.
+          yield reply.cuts.map((cut) => chunk(blockStart + cut));
+          // The worker is done with this block and the consumer has moved past its chunks: refill it.
           assembler.leave();
           reader.recycle(head.bytes);
+        } else if (reply.type === "end") {
+          // The bytes after the last cut are the last chunk.
+          yield this.bytesRead > chunkStart ? [chunk(this.bytesRead)] : [];
+          if (reply.sha256 !== undefined) this.digest = reply.sha256;
         }
-        if (!head.bytes && hashed?.type === "sha256") this.digest = hashed.hex;
       }
     } finally {
-      for (const worker of workers) releaseWorker(worker);
+      releaseWorker(scanner);
     }
   }
-}
-
-function chunksOf(reply: PipelineReply): Chunk[] {
-  if (reply.type !== "chunks") throw new Error(`chunking worker: expected chunks, got ${reply.type}`);
-  return reply.chunks;
 }

@@ -6,8 +6,14 @@
 
 const MERGE_BYTES = 4 * 1024 * 1024;
 
+interface Item {
+  bytes: Uint8Array;
+  /** Called once the consumer has asked for what follows these bytes (see `push`). */
+  consumed: (() => void) | undefined;
+}
+
 export class ByteChannel implements AsyncIterable<Uint8Array> {
-  private readonly items: Uint8Array[] = [];
+  private readonly items: Item[] = [];
   private queued = 0;
   private closed = false;
   private failure: unknown = undefined;
@@ -16,11 +22,15 @@ export class ByteChannel implements AsyncIterable<Uint8Array> {
 
   constructor(private readonly highWaterBytes: number) {}
 
-  /** Queues bytes; resolves once the queue is below the high-water mark again. Rejects if the reader failed. */
-  async push(bytes: Uint8Array): Promise<void> {
+  /**
+   * Queues bytes; resolves once the queue is below the high-water mark again. Rejects if the reader failed.
+   * `consumed` is called when the consumer asks for the bytes after these: a consumer that is done with each
+   * piece by then (the local blob store's writer) lets the producer reuse the memory.
+   */
+  async push(bytes: Uint8Array, consumed?: () => void): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.closed) throw new Error("push after close");
-    this.items.push(bytes);
+    this.items.push({ bytes, consumed });
     this.queued += bytes.byteLength;
     this.wakeReader?.();
     while (this.queued > this.highWaterBytes && this.failure === undefined) {
@@ -51,19 +61,20 @@ export class ByteChannel implements AsyncIterable<Uint8Array> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure;
       if (this.items.length > 0) {
-        const take: Uint8Array[] = [];
+        const take: Item[] = [];
         let bytes = 0;
         while (
           this.items.length > 0 &&
-          (take.length === 0 || bytes + this.items[0]!.byteLength <= MERGE_BYTES)
+          (take.length === 0 || bytes + this.items[0]!.bytes.byteLength <= MERGE_BYTES)
         ) {
           const item = this.items.shift()!;
           take.push(item);
-          bytes += item.byteLength;
+          bytes += item.bytes.byteLength;
         }
         this.queued -= bytes;
         if (this.queued <= this.highWaterBytes) for (const wake of this.wakeWriters.splice(0)) wake();
-        yield* coalesce(take);
+        yield* coalesce(take.map((item) => item.bytes));
+        for (const item of take) item.consumed?.();
         continue;
       }
       if (this.closed) return;

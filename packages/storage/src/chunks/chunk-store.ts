@@ -3,7 +3,7 @@
  * only chunks the store lacks are written, appended into ~64 MiB packs. Writes are crash-safe in this order:
  * pack durable → index rows → (the caller's) version commit. Reads verify every chunk and the file's sha256.
  */
-import { createHash, randomInt, randomUUID } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import {
   type BlobStore,
@@ -20,16 +20,18 @@ import {
   type StoredContent,
   type UploadSession,
 } from "@cairn/core";
+import { BackgroundSha256 } from "../chunking/background-sha256.js";
 import { chunkHash, chunkStream } from "../chunking/index.js";
 import { PackWriter } from "./pack-writer.js";
 
 export const PACK_PREFIX = "packs/";
 const DEFAULT_PACK_SIZE = 64 * 1024 * 1024;
-// Chunks are claimed and looked up in batches: one index round trip per this many.
-const CLAIM_BATCH_CHUNKS = 512;
-const CLAIM_BATCH_BYTES = 16 * 1024 * 1024;
 // A read joins neighbouring chunks of one pack into one range read of at most this size.
-const READ_RUN_BYTES = 16 * 1024 * 1024;
+const READ_RUN_BYTES = 8 * 1024 * 1024;
+// Runs read (and checked) ahead of the consumer, so the disk and this thread work while it writes.
+const READ_AHEAD_RUNS = 2;
+// Runs whose sha256 may still be computing on the worker while the consumer takes the next ones.
+const HASHING_RUNS = 2;
 const LOCATE_BATCH = 2048;
 export const HEARTBEAT_MS = 20_000;
 // A remote upload's chunks are claimed in smaller batches than a local push's: they arrive over the network,
@@ -59,9 +61,17 @@ export interface SessionChunksReport {
 interface PackSlot {
   session: string;
   pack: PackWriter | undefined;
+  /**
+   * Full packs being made durable and indexed while the next one fills (a pack's fsync is most of a second of
+   * disk time that chunking need not wait for). Their chunks are not in the index yet, so they are checked here.
+   */
+  sealing: Array<{ pack: PackWriter; done: Promise<void> }>;
   /** The blob key for the slot's next pack. */
   nextKey(): string;
 }
+
+/** Packs of one slot sealed in the background at once; the next full one waits for the oldest. */
+const SEALING_PACKS = 1;
 
 /** Blob key of a pack: the session's id in the name lets GC tell an in-flight pack from an orphan. */
 export function packKey(sessionId: string, n: number): string {
@@ -115,32 +125,28 @@ export class ChunkStore implements ContentStore {
 
   async write(source: ByteSource, options: ContentWriteOptions = {}): Promise<StoredContent> {
     const session = await this.sessionId();
+    const slot = this.ownSlot(session);
     const chunks: ChunkRef[] = [];
     let size = 0;
-    let batch: PendingChunk[] = [];
-    let batchBytes = 0;
-    // Boundaries, chunk hashes and the file's sha256 are computed on worker threads while this one writes.
-    const file = chunkStream(source);
-    for await (const chunk of file) {
-      size += chunk.data.byteLength;
-      chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
-      batch.push(chunk);
-      batchBytes += chunk.data.byteLength;
-      if (batch.length >= CLAIM_BATCH_CHUNKS || batchBytes >= CLAIM_BATCH_BYTES) {
-        await this.storeBatch(this.ownSlot(session), batch);
-        batch = [];
-        batchBytes = 0;
+    // Boundaries and chunk hashes are computed on a worker thread while this one hashes the file and writes.
+    // A batch is the chunks of one block of the file: claimed in one index call and copied into the pack
+    // before the block is refilled (transient), so no memory is allocated per block.
+    const file = chunkStream(source, { transient: true });
+    for await (const batch of file.batches()) {
+      for (const chunk of batch) {
+        size += chunk.data.byteLength;
+        chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
       }
+      await this.storeBatch(slot, batch);
       options.onProgress?.(size);
     }
-    await this.storeBatch(this.ownSlot(session), batch);
     const record: ContentRecord = { sha256: file.sha256, size, chunks };
     this.pending.push(record);
     return { sha256: record.sha256, size };
   }
 
   private ownSlot(session: string): PackSlot {
-    this.own ??= { session, pack: undefined, nextKey: () => this.nextPackKey(session) };
+    this.own ??= { session, pack: undefined, sealing: [], nextKey: () => this.nextPackKey(session) };
     return this.own;
   }
 
@@ -158,11 +164,15 @@ export class ChunkStore implements ContentStore {
     const stored = await this.index.claimChunks(slot.session, unique);
     for (const chunk of batch) {
       if (stored.has(chunk.hash) || slot.pack?.has(chunk.hash)) continue;
+      if (slot.sealing.some((s) => s.pack.has(chunk.hash))) continue;
       slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
       await slot.pack.append(chunk.hash, chunk.data);
       done.written++;
       done.bytes += chunk.data.byteLength;
-      if (slot.pack.size >= this.packSize) await this.sealSlot(slot);
+      if (slot.pack.size >= this.packSize) {
+        this.sealSlot(slot);
+        await this.settle(slot, SEALING_PACKS);
+      }
     }
     return done;
   }
@@ -182,6 +192,7 @@ export class ChunkStore implements ContentStore {
     const slot: PackSlot = {
       session: sessionId,
       pack: undefined,
+      sealing: [],
       nextKey: () => packKey(sessionId, randomInt(2 ** 47)),
     };
     const report: SessionChunksReport = { chunks: 0, written: 0, writtenBytes: 0 };
@@ -212,10 +223,12 @@ export class ChunkStore implements ContentStore {
         if (batch.length >= SESSION_BATCH_CHUNKS || batchBytes >= SESSION_BATCH_BYTES) await store();
       }
       await store();
-      await this.sealSlot(slot);
+      this.sealSlot(slot);
+      await this.settle(slot);
     } catch (error) {
       // The store failed (not the sender): nothing of the open pack is kept.
       await slot.pack?.abort(error);
+      await this.settle(slot).catch(() => {});
       await iterator.return?.();
       throw error;
     }
@@ -228,18 +241,37 @@ export class ChunkStore implements ContentStore {
     return packKey(session, ++this.packCount);
   }
 
-  /** Makes the slot's pack durable, then indexes its chunks: a crash between the two leaves only an orphan. */
-  private async sealSlot(slot: PackSlot): Promise<void> {
+  /**
+   * Starts making the slot's pack durable, then indexing its chunks (a crash between the two leaves only an
+   * orphan); `settle` waits for it.
+   */
+  private sealSlot(slot: PackSlot): void {
     const pack = slot.pack;
     if (!pack) return;
     slot.pack = undefined;
-    const sealed = await pack.seal();
-    await this.index.addPack(sealed.pack, sealed.chunks, slot.session);
+    const done = pack.seal().then((sealed) => this.index.addPack(sealed.pack, sealed.chunks, slot.session));
+    done.catch(() => {}); // reported by settle
+    slot.sealing.push({ pack, done });
+  }
+
+  /** Waits until at most `keep` of the slot's packs are still being sealed; throws if one failed. */
+  private async settle(slot: PackSlot, keep = 0): Promise<void> {
+    while (slot.sealing.length > keep) {
+      const oldest = slot.sealing[0]!;
+      try {
+        await oldest.done;
+      } finally {
+        if (slot.sealing[0] === oldest) slot.sealing.shift();
+      }
+    }
   }
 
   /** Makes every write so far durable and recorded; `has` is true for them afterwards. */
   async flush(): Promise<void> {
-    if (this.own) await this.sealSlot(this.own);
+    if (this.own) {
+      this.sealSlot(this.own);
+      await this.settle(this.own);
+    }
     const session = await this.sessionId();
     for (const record of this.pending.splice(0)) await this.index.putContent(session, record);
   }
@@ -259,45 +291,74 @@ export class ChunkStore implements ContentStore {
     if (record.size !== content.size) {
       throw integrity(`${label}: the store holds ${record.size} bytes, the version says ${content.size}`);
     }
-    const sha = createHash("sha256");
+    // Runs are read into shared memory, so the file's sha256 runs on a worker while this thread checks the
+    // next run's chunks and the consumer writes; a transient consumer lets the run buffers be reused.
+    const pool = options.transient ? new RunBuffers() : undefined;
+    const take = pool ? (length: number) => pool.take(length) : sharedBuffer;
+    const sha = new BackgroundSha256();
+    const hashing: Array<{ bytes: Uint8Array; done: Promise<void> }> = [];
     let done = 0;
-    for await (const pieces of this.readRuns(record.chunks, label)) {
-      for (const piece of joinAdjacent(pieces)) {
-        sha.update(piece);
-        done += piece.byteLength;
+    try {
+      for await (const { bytes } of this.readRuns(record.chunks, label, take)) {
+        const hashed = sha.update(bytes);
+        done += bytes.byteLength;
         options.onProgress?.(done);
-        yield piece;
+        yield bytes;
+        // A bounded number of runs hashing at once: memory stays bounded however fast the consumer is.
+        hashing.push({ bytes, done: hashed });
+        while (hashing.length > HASHING_RUNS) {
+          const oldest = hashing.shift()!;
+          await oldest.done;
+          pool?.give(oldest.bytes);
+        }
       }
-    }
-    if (done !== record.size || sha.digest("hex") !== record.sha256) {
-      throw integrity(`${label}: the file's sha256 does not match what was stored`);
+      for (const run of hashing) await run.done;
+      if (done !== record.size || (await sha.digest()) !== record.sha256) {
+        throw integrity(`${label}: the file's sha256 does not match what was stored`);
+      }
+    } finally {
+      sha.release();
     }
   }
 
   /**
    * Streams chunks by name, in the order given, each checked against its BLAKE3 before it is yielded; a chunk
-   * the store lacks (or a damaged one) is INTEGRITY naming `label`. How `read` streams a file, and how the
-   * server streams the chunks a remote pull lacks or checks a file a remote push describes.
+   * the store lacks (or a damaged one) is INTEGRITY naming `label`. How the server streams the chunks a remote
+   * pull lacks, or checks a file a remote push describes.
    */
   async *readChunks(refs: readonly ChunkRef[], label: string): AsyncIterable<Uint8Array> {
-    for await (const pieces of this.readRuns(refs, label)) yield* pieces;
+    for await (const { bytes, chunks } of this.readRuns(refs, label, plainBuffer)) {
+      let at = 0;
+      for (const chunk of chunks) {
+        yield bytes.subarray(at, at + chunk.length);
+        at += chunk.length;
+      }
+    }
   }
 
-  /** `readChunks` a run at a time: the checked chunks of each range read, one piece per chunk. */
-  private async *readRuns(refs: readonly ChunkRef[], label: string): AsyncIterable<Uint8Array[]> {
+  /** The chunks `refs` names, a run (one range read) at a time, each checked; `take` gives the memory. */
+  private async *readRuns(
+    refs: readonly ChunkRef[],
+    label: string,
+    take: TakeBuffer,
+  ): AsyncIterable<ReadRun> {
     for (let i = 0; i < refs.length; i += LOCATE_BATCH) {
       const runs = await this.planRuns(refs.slice(i, i + LOCATE_BATCH), label);
-      // Read one run ahead, so the disk (or the network) works while the caller writes the previous run.
-      let next = runs.length > 0 ? this.readRun(runs[0]!, label) : undefined;
+      // Read ahead, so the disk (or the network) and the BLAKE3 checks work while the caller writes.
+      const ahead: Promise<ReadRun[]>[] = [];
+      let r = 0;
       try {
-        for (let r = 0; r < runs.length; r++) {
-          const pieces = await next!;
-          next = r + 1 < runs.length ? this.readRun(runs[r + 1]!, label) : undefined;
-          yield pieces;
+        for (;;) {
+          while (ahead.length < READ_AHEAD_RUNS && r < runs.length) {
+            ahead.push(this.readRun(runs[r++]!, label, take));
+          }
+          const next = ahead.shift();
+          if (!next) break;
+          yield* await next;
         }
       } finally {
-        // A consumer that stops early leaves the read ahead running: its failure is no one's to report.
-        next?.catch(() => {});
+        // A consumer that stops early leaves the reads ahead running: their failures are no one's to report.
+        for (const read of ahead) read.catch(() => {});
       }
     }
   }
@@ -330,21 +391,22 @@ export class ChunkStore implements ContentStore {
   }
 
   /**
-   * Reads a run and checks every chunk's BLAKE3 before any byte of it is handed on. Each chunk is a view of
-   * the piece the blob store read it into; only a chunk that straddles two pieces is copied (joining the whole
-   * run into one buffer would copy every byte, into fresh memory, once more).
+   * Reads a run with one range read into memory from `take` and checks every chunk's BLAKE3 before any byte of
+   * it is handed on. Normally one run comes back; more if garbage collection had moved its chunks.
    */
-  private async readRun(run: ChunkLocation[], label: string, relocate = true): Promise<Uint8Array[]> {
+  private async readRun(
+    run: ChunkLocation[],
+    label: string,
+    take: TakeBuffer,
+    relocate = true,
+  ): Promise<ReadRun[]> {
     const first = run[0]!;
     const last = run[run.length - 1]!;
     const length = last.offset + last.length - first.offset;
-    const parts: Uint8Array[] = [];
-    let received = 0;
+    const bytes = take(length);
+    let received: number;
     try {
-      for await (const part of this.blobs.get(first.pack, { offset: first.offset, length })) {
-        parts.push(part);
-        received += part.byteLength;
-      }
+      received = await this.readRange(first.pack, first.offset, bytes);
     } catch (error) {
       if (!isCairnError(error, "NOT_FOUND")) throw error;
       // Garbage collection may have rewritten the pack since these chunks were located: look them up again.
@@ -357,39 +419,35 @@ export class ChunkStore implements ContentStore {
       if (moved.length === 0 || moved.some((r) => r[0]!.pack === first.pack)) {
         throw integrity(`${label}: pack ${first.pack} is missing`, { cause: error });
       }
-      const pieces: Uint8Array[] = [];
-      for (const r of moved) pieces.push(...(await this.readRun(r, label, false)));
-      return pieces;
+      const reads: ReadRun[] = [];
+      for (const r of moved) reads.push(...(await this.readRun(r, label, take, false)));
+      return reads;
     }
     if (received !== length) throw integrity(`${label}: pack ${first.pack} is truncated`);
-    let p = 0;
-    let partStart = 0; // where parts[p] starts, counted from the start of the run
-    return run.map((loc) => {
+    for (const loc of run) {
       const start = loc.offset - first.offset;
-      const end = start + loc.length;
-      while (partStart + parts[p]!.byteLength <= start) partStart += parts[p++]!.byteLength;
-      let piece: Uint8Array;
-      if (end <= partStart + parts[p]!.byteLength) {
-        piece = parts[p]!.subarray(start - partStart, end - partStart);
-      } else {
-        piece = new Uint8Array(loc.length);
-        for (let at = 0, q = p, qStart = partStart; at < loc.length; qStart += parts[q++]!.byteLength) {
-          const part = parts[q]!;
-          const from = start + at - qStart;
-          const take = Math.min(part.byteLength - from, loc.length - at);
-          piece.set(part.subarray(from, from + take), at);
-          at += take;
-        }
-      }
-      if (chunkHash(piece) !== loc.hash) {
+      if (chunkHash(bytes.subarray(start, start + loc.length)) !== loc.hash) {
         throw integrity(`${label}: chunk ${loc.hash.slice(0, 16)}… in ${loc.pack} is damaged`);
       }
-      return piece;
-    });
+    }
+    return [{ bytes, chunks: run }];
+  }
+
+  /** Fills `target` from a pack at `offset`; the local blob store reads straight into it. */
+  private async readRange(key: string, offset: number, target: Uint8Array): Promise<number> {
+    if (readsInto(this.blobs)) return this.blobs.readInto(key, offset, target);
+    let filled = 0;
+    for await (const part of this.blobs.get(key, { offset, length: target.length })) {
+      if (filled + part.byteLength > target.length) throw integrity(`pack ${key} returned too many bytes`);
+      target.set(part, filled);
+      filled += part.byteLength;
+    }
+    return filled;
   }
 
   async verify(content: StoredContent, options: ContentReadOptions = {}): Promise<void> {
-    for await (const _ of this.read(content, options)) {
+    // Nothing keeps the pieces, so the read may reuse its buffers.
+    for await (const _ of this.read(content, { ...options, transient: true })) {
       // Reading is verifying: each chunk and the whole file are checked on the way.
     }
   }
@@ -403,6 +461,8 @@ export class ChunkStore implements ContentStore {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     if (this.own?.pack) await this.own.pack.abort(new Error("the chunk store was closed"));
+    // A pack being sealed is left to finish (or fail) before the session ends: it is whole either way.
+    if (this.own) await Promise.allSettled(this.own.sealing.map((s) => s.done));
     this.own = undefined;
     this.pending = [];
     if (this.session) await this.index.endSession(this.session.id);
@@ -410,19 +470,45 @@ export class ChunkStore implements ContentStore {
   }
 }
 
+/** The bytes of a run of chunks that lie back to back in one pack, checked. */
+interface ReadRun {
+  bytes: Uint8Array;
+  chunks: ChunkLocation[];
+}
+
+/** Gives memory for a run of `length` bytes. */
+type TakeBuffer = (length: number) => Uint8Array;
+
+const sharedBuffer: TakeBuffer = (length) => new Uint8Array(new SharedArrayBuffer(length));
+// Unzeroed: a run is read whole into it, or the read fails.
+const plainBuffer: TakeBuffer = (length) => Buffer.allocUnsafeSlow(length);
+
+/** A blob store that reads a range straight into the caller's memory (the local one). */
+const readsInto = (
+  blobs: BlobStore,
+): blobs is BlobStore & { readInto(key: string, offset: number, target: Uint8Array): Promise<number> } =>
+  typeof (blobs as { readInto?: unknown }).readInto === "function";
+
 /**
- * Chunks that lie back to back in one buffer, as one view of it (no copy): a file is read as fewer, larger
- * pieces, which costs its consumer (hashing, a write stream) far less than one piece per 64 KiB chunk.
+ * Run buffers of one transient read, reused once the consumer and the hashing worker are done with them:
+ * fresh memory per run cost page faults and garbage collections that took longer than the reading.
  */
-function* joinAdjacent(pieces: Uint8Array[]): Generator<Uint8Array> {
-  let run: Uint8Array | undefined;
-  for (const piece of pieces) {
-    if (run && run.buffer === piece.buffer && run.byteOffset + run.byteLength === piece.byteOffset) {
-      run = new Uint8Array(run.buffer, run.byteOffset, run.byteLength + piece.byteLength);
-    } else {
-      if (run) yield run;
-      run = piece;
+class RunBuffers {
+  private readonly spare: SharedArrayBuffer[] = [];
+
+  take(length: number): Uint8Array {
+    const buffer = this.spare.pop() ?? new SharedArrayBuffer(READ_RUN_BYTES);
+    return new Uint8Array(buffer, 0, length);
+  }
+
+  give(bytes: Uint8Array): void {
+    const buffer = bytes.buffer;
+    if (
+      buffer instanceof SharedArrayBuffer &&
+      buffer.byteLength === READ_RUN_BYTES &&
+      this.spare.length < 2
+    ) {
+      this.spare.push(buffer);
     }
   }
-  if (run) yield run;
 }

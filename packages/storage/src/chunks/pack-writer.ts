@@ -1,6 +1,7 @@
 /**
  * @module Writes one pack: chunk bytes stream into the blob store as they come (one PUT, or one multipart upload
- * on S3); `seal` appends the table and waits until the pack is durable. Only then may the index point at it.
+ * on S3) in large pieces; `seal` appends the table and waits until the pack is durable. Only then may the index
+ * point at it.
  */
 import type { BlobStore, ChunkLocation, PackRecord } from "@cairn/core";
 import { ByteChannel } from "./byte-channel.js";
@@ -8,6 +9,24 @@ import { encodePackTrailer, type PackEntry } from "./pack-format.js";
 
 // Bytes allowed to wait between the chunker and the blob store's writer.
 const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+// Chunks are copied into pieces of this size, each handed to the blob store whole: few large writes, and the
+// caller may reuse a chunk's memory as soon as `append` returns (the chunker's blocks are refilled at once).
+// Not larger: a 4 MiB piece no longer sits in the CPU cache when write() copies it into the page cache, and that
+// copy cost more than twice the kernel time of 1 MiB ones (push of 512 MiB: 1.6-2.2 s vs 0.7-0.9 s system CPU).
+// Not smaller either: the channel copies pieces under 512 KiB together before writing them.
+const PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Pieces the local blob store has written, kept for the next ones: fresh memory costs a page fault per 4 KiB
+ * and a garbage collection later, which took longer than copying the bytes. Other blob stores (S3's uploader
+ * buffers parts) may still hold a piece after asking for the next, so theirs are never reused.
+ */
+const spares: Buffer[] = [];
+const MAX_SPARES = 6;
+
+function takePiece(): Buffer {
+  return spares.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
+}
 
 export class PackWriter {
   readonly key: string;
@@ -15,10 +34,16 @@ export class PackWriter {
   private readonly stored: Promise<void>;
   private readonly entries: PackEntry[] = [];
   private readonly hashes = new Set<string>();
+  /** Whether the blob store is done with a piece once it asks for the next (the local one writes it first). */
+  private readonly reusePieces: boolean;
   private bytes = 0;
+  /** The piece being filled, and how much of it is. */
+  private piece: Buffer | undefined;
+  private filled = 0;
 
   constructor(blobs: BlobStore, key: string) {
     this.key = key;
+    this.reusePieces = blobs.kind === "fs";
     this.stored = blobs.put(key, this.channel);
     // A failed upload must wake a producer blocked in push(); the error itself surfaces in seal().
     this.stored.catch((error: unknown) => this.channel.fail(error));
@@ -42,11 +67,33 @@ export class PackWriter {
     this.hashes.add(hash);
     this.entries.push({ hash, offset: this.bytes, length: data.byteLength });
     this.bytes += data.byteLength;
-    await this.channel.push(data);
+    for (let at = 0; at < data.byteLength; ) {
+      // Unzeroed: every byte is written before the piece is handed on.
+      this.piece ??= takePiece();
+      const take = Math.min(data.byteLength - at, PIECE_BYTES - this.filled);
+      this.piece.set(data.subarray(at, at + take), this.filled);
+      this.filled += take;
+      at += take;
+      if (this.filled === PIECE_BYTES) await this.handOn();
+    }
+  }
+
+  /** Sends the piece being filled to the blob store; a fresh one is taken for the next bytes. */
+  private async handOn(): Promise<void> {
+    if (!this.piece || this.filled === 0) return;
+    const piece = this.piece;
+    const full = piece.subarray(0, this.filled);
+    this.piece = undefined;
+    this.filled = 0;
+    const recycle = (): void => {
+      if (spares.length < MAX_SPARES) spares.push(piece);
+    };
+    await this.channel.push(full, this.reusePieces ? recycle : undefined);
   }
 
   /** Finishes the pack and waits until it is durable; returns what the index should record. */
   async seal(): Promise<{ pack: PackRecord; chunks: ChunkLocation[] }> {
+    await this.handOn();
     const trailer = encodePackTrailer(this.entries, this.bytes);
     await this.channel.push(trailer);
     this.channel.close();

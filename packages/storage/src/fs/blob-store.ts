@@ -9,9 +9,13 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 
 import { dirname, join, resolve } from "node:path";
 import { type BlobInfo, type BlobStore, type ByteSource, invalid, notFound } from "@cairn/core";
 import { checkKey, checkPrefix, checkRange, isTempName, TEMP_MARK } from "./_keys.js";
+import { readFully } from "./_read-fully.js";
 
 // Node's default 64 KiB stream buffer costs about 4x in throughput on multi-GB files.
 const READ_BUFFER = 1024 * 1024;
+// A range (a run of chunks the chunk store reads) comes back in pieces of up to this size, each read with one
+// positioned read: one piece per run means no chunk straddles two pieces, so none is copied to be checked.
+const RANGE_PIECE = 16 * 1024 * 1024;
 
 const errorCode = (error: unknown): string | undefined =>
   error instanceof Error && "code" in error ? String(error.code) : undefined;
@@ -26,6 +30,17 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   while (written < bytes.byteLength) {
     const result = await handle.write(bytes, written, bytes.byteLength - written);
     written += result.bytesWritten;
+  }
+}
+
+/** `length` bytes from `offset` (fewer if the file ends first), in fresh pieces: a consumer may keep them. */
+async function* readRange(handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {
+  for (let at = offset, end = offset + length; at < end; ) {
+    const piece = Buffer.allocUnsafeSlow(Math.min(end - at, RANGE_PIECE));
+    const filled = await readFully(handle, piece, at);
+    if (filled > 0) yield piece.subarray(0, filled);
+    if (filled < piece.length) return;
+    at += filled;
   }
 }
 
@@ -84,6 +99,7 @@ export class FsBlobStore implements BlobStore {
     try {
       try {
         if (body instanceof Uint8Array) await writeAll(handle, body);
+        // Each piece is written before the next is asked for, so the producer may then reuse it (PackWriter).
         else for await (const chunk of body) await writeAll(handle, chunk);
         await handle.sync();
       } finally {
@@ -99,30 +115,52 @@ export class FsBlobStore implements BlobStore {
     for (const f of newFolders) await syncDir(f);
   }
 
-  async *get(key: string, range?: { offset: number; length: number }): AsyncGenerator<Uint8Array> {
-    const path = this.pathOf(key);
-    if (range) checkRange(range);
-    let handle: FileHandle;
+  /** Opens an object for reading; NOT_FOUND when absent. */
+  private async openObject(key: string, path: string): Promise<FileHandle> {
     try {
-      handle = await open(path, "r");
+      return await open(path, "r");
     } catch (error) {
       if (isMissing(error) || errorCode(error) === "EISDIR") throw notFound(`no blob ${key}`);
       throw error;
     }
+  }
+
+  async *get(key: string, range?: { offset: number; length: number }): AsyncGenerator<Uint8Array> {
+    const path = this.pathOf(key);
+    if (range) checkRange(range);
+    const handle = await this.openObject(key, path);
     let stream: ReturnType<FileHandle["createReadStream"]> | undefined;
     try {
       // A folder opens fine on POSIX; it is not an object.
       if (!(await handle.stat()).isFile()) throw notFound(`no blob ${key}`);
       if (range?.length === 0) return;
-      stream = handle.createReadStream({
-        highWaterMark: READ_BUFFER,
-        ...(range ? { start: range.offset, end: range.offset + range.length - 1 } : {}),
-      });
+      if (range) {
+        yield* readRange(handle, range.offset, range.length);
+        return;
+      }
+      stream = handle.createReadStream({ highWaterMark: READ_BUFFER });
       for await (const chunk of stream) yield chunk as Uint8Array;
     } finally {
       // Destroying the stream closes the handle (autoClose), also when the consumer stops early.
       if (stream) stream.destroy();
       else await handle.close();
+    }
+  }
+
+  /**
+   * Reads `target.length` bytes of an object from `offset` straight into `target` (fewer if the object ends
+   * first); returns how many. What the chunk store reads runs of chunks with, into buffers it reuses.
+   */
+  async readInto(key: string, offset: number, target: Uint8Array): Promise<number> {
+    checkRange({ offset, length: target.length });
+    const handle = await this.openObject(key, this.pathOf(key));
+    try {
+      return await readFully(handle, target, offset);
+    } catch (error) {
+      if (errorCode(error) === "EISDIR") throw notFound(`no blob ${key}`);
+      throw error;
+    } finally {
+      await handle.close();
     }
   }
 

@@ -27,3 +27,6 @@ export const GC_LOCK_SHARED = `SELECT pg_advisory_xact_lock_shared(${CAIRN}, 2)`
  * unrelated aliases.
  */
 export const ALIAS_LOCK = `SELECT pg_advisory_xact_lock(${CAIRN_ALIAS}, hashtext($1::bigint || ':' || $2::text))`;
+
+/** `cairn migrate` loading into this database: a second load waits, then finds the tables no longer empty. */
+export const COPY_LOCK = `SELECT pg_advisory_xact_lock(${CAIRN}, 3)`;

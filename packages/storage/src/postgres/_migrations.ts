@@ -308,9 +308,52 @@ export const MIGRATIONS: readonly string[] = [
     SELECT code ->> 'patch' FROM runs WHERE code ->> 'patch' IS NOT NULL;
   `,
   // 5: a pack records the upload session that wrote it, as SQLite's migration 5: while that session lives,
-  // garbage collection keeps every chunk of its packs, so a push claims only its dedup hits.
+  // garbage collection keeps every chunk of its packs, so a push claims only its dedup hits. (Migration 8
+  // replaces this with SQLite's pack_claims, as SQLite's migration 5 has it.)
   `
   ALTER TABLE packs ADD COLUMN session_id text COLLATE "C";
   CREATE INDEX packs_session ON packs (session_id) WHERE session_id IS NOT NULL;
+  `,
+  // 6: reproduction and derived models, as SQLite's migration 6: versions.base (the exact ref of the version
+  // it was derived from) and run_inputs.path (where a data version sat, relative to the repository root).
+  `
+  ALTER TABLE versions ADD COLUMN base text COLLATE "C";
+  CREATE INDEX versions_base ON versions (base) WHERE base IS NOT NULL;
+  ALTER TABLE run_inputs ADD COLUMN path text;
+  `,
+  // 7: as SQLite's migration 7: indexes a search walks in its sort order. Here every (key, value) index of a
+  // metric or tag table gains its owner's id (PostgreSQL's indexes do not carry the primary key), so the ordered
+  // scan reads ids from the index alone with ties in id order; each replaces the (key, value) index it covers.
+  // When a narrow filter drives instead, each hit's creation time is looked up by id: (id) INCLUDE (creation
+  // time) answers that from the index alone, where the primary key would read every hit's wide row.
+  `
+  CREATE INDEX IF NOT EXISTS run_metric_series_key_value_run ON run_metric_series (key, value, run_id);
+  DROP INDEX IF EXISTS run_metric_series_key_value;
+  CREATE INDEX IF NOT EXISTS version_metrics_key_value_version ON version_metrics (key, value, version_id);
+  DROP INDEX IF EXISTS version_metrics_key_value;
+  CREATE INDEX IF NOT EXISTS run_tags_key_value_run ON run_tags (key, value, run_id);
+  DROP INDEX IF EXISTS run_tags_key_value;
+  CREATE INDEX IF NOT EXISTS version_tags_key_value_version ON version_tags (key, value, version_id);
+  DROP INDEX IF EXISTS version_tags_key_value;
+  CREATE INDEX IF NOT EXISTS runs_start_time ON runs (start_time, id);
+  CREATE INDEX IF NOT EXISTS versions_created_at ON versions (created_at, id);
+  CREATE INDEX IF NOT EXISTS runs_id_start_time ON runs (id) INCLUDE (start_time);
+  CREATE INDEX IF NOT EXISTS versions_id_created_at ON versions (id) INCLUDE (created_at);
+  `,
+  // 8: claims on whole packs, as SQLite's migration 5 (see its comment), replacing migration 5's packs.session_id:
+  // a push claims the packs it writes and those holding its dedup hits, so a hit's pack survives a collection
+  // whole while the push lives, on both drivers alike. The claims of sessions still open carry over; a pack's
+  // session_id naming an ended session (there was no foreign key) protected nothing and is dropped.
+  `
+  CREATE TABLE pack_claims (
+    session_id text COLLATE "C" NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+    pack_id bigint NOT NULL REFERENCES packs (id) ON DELETE CASCADE,
+    PRIMARY KEY (session_id, pack_id)
+  );
+  CREATE INDEX pack_claims_pack ON pack_claims (pack_id);
+  INSERT INTO pack_claims (session_id, pack_id)
+    SELECT p.session_id, p.id FROM packs p JOIN upload_sessions s ON s.id = p.session_id;
+  DROP INDEX packs_session;
+  ALTER TABLE packs DROP COLUMN session_id;
   `,
 ];

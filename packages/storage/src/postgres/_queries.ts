@@ -12,6 +12,7 @@ import {
   type NewAuditEvent,
   type NewVersion,
   notFound,
+  protectedAliasDenied,
   type Version,
 } from "@cairn/core";
 import {
@@ -64,7 +65,7 @@ export const ALIASES_JSON = (versionId: string) => `
  */
 const VERSION_SELECT = `
   SELECT v.id, a.name AS artifact, a.type, v.version, v.seq, v.created_at, v.created_by, v.params::text AS params,
-         v.notes, v.code::text AS code, v.environment::text AS environment, v.run,
+         v.notes, v.code::text AS code, v.environment::text AS environment, v.run, v.base,
          coalesce((SELECT json_agg(json_build_object('path', f.path, 'size', f.size, 'mode', f.mode,
                                                      'sha256', f.sha256) ORDER BY f.path)
                    FROM version_files f WHERE f.version_id = v.id), '[]') AS files,
@@ -100,6 +101,7 @@ const toVersion = (row: LoadedVersionRow): Version => ({
   code: parseCode(row.code),
   environment: parseObject(row.environment),
   run: row.run,
+  base: row.base,
   aliases: row.aliases,
 });
 
@@ -158,13 +160,22 @@ export async function insertAudit(sql: Sql, event: NewAuditEvent): Promise<void>
  * Takes the alias's lock for the rest of the transaction, then reads where it points now (null when it does not
  * exist). Whoever changes the alias next waits for this transaction and then reads what it left.
  */
-export async function lockAliasTarget(sql: Sql, artifactId: number, alias: string): Promise<string | null> {
-  await sql.run(ALIAS_LOCK, [artifactId, alias]);
-  const row = await sql.maybe<{ version: string }>(
-    `SELECT v.version FROM aliases al JOIN versions v ON v.id = al.version_id
-     WHERE al.artifact_id = $1 AND al.alias = $2`,
-    [artifactId, alias],
+export async function lockAliasTarget(
+  sql: Sql,
+  artifactId: number,
+  name: { artifact: string; alias: string },
+  mayMoveProtected = true,
+): Promise<string | null> {
+  await sql.run(ALIAS_LOCK, [artifactId, name.alias]);
+  // FOR UPDATE: a protect in flight on this row (it takes the row lock, not the alias lock) finishes first,
+  // and its flag is what this read sees; core's rule is then enforced against the row this move holds.
+  const row = await sql.maybe<{ version: string; protected: boolean }>(
+    `SELECT v.version, al.protected FROM aliases al JOIN versions v ON v.id = al.version_id
+     WHERE al.artifact_id = $1 AND al.alias = $2 FOR UPDATE OF al`,
+    [artifactId, name.alias],
   );
+  if (row?.protected === true && !mayMoveProtected)
+    throw protectedAliasDenied(`${name.artifact}@${name.alias}`);
   return row?.version ?? null;
 }
 

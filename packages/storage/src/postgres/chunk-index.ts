@@ -6,16 +6,16 @@
  * sweep sees each of them wholly done or not begun — across every server process.
  */
 import { pipeline } from "node:stream/promises";
-import {
-  CairnError,
-  type ChunkIndex,
-  type ChunkLocation,
-  type ContentRecord,
-  type PackRecord,
-  type PackUsage,
-  type StorageStats,
-  type UploadSession,
+import type {
+  ChunkIndex,
+  ChunkLocation,
+  ContentRecord,
+  PackRecord,
+  PackUsage,
+  StorageStats,
+  UploadSession,
 } from "@cairn/core";
+import { loadCopyStreams } from "./_copy.js";
 import type { Database, Sql } from "./_database.js";
 import { GC_LOCK_EXCLUSIVE, GC_LOCK_SHARED } from "./_locks.js";
 
@@ -59,13 +59,34 @@ const toContent = (row: ContentRow): ContentRecord => ({
   chunks: row.hashes.map((hash, i) => ({ hash, length: row.lengths[i]! })),
 });
 
-/** Records a pack written by upload session `session` (null: none; a rebuilt index knows no sessions). */
-async function insertPack(sql: Sql, pack: PackRecord, session: string | null): Promise<number> {
+async function insertPack(sql: Sql, pack: PackRecord): Promise<number> {
   const row = await sql.maybe<{ id: number }>(
-    "INSERT INTO packs (key, size, chunk_count, created_at, session_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    [pack.key, pack.size, pack.chunkCount, pack.createdAt, session],
+    "INSERT INTO packs (key, size, chunk_count, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    [pack.key, pack.size, pack.chunkCount, pack.createdAt],
   );
   return row!.id;
+}
+
+/**
+ * Session `sessionId` claims the packs that hold `hashes` (sorted, as bytea), and, with `written`, that pack
+ * too; returns the hashes found. One statement: the lookup and the claims commit together. Pack claims are
+ * taken in pack id order, so two writers never wait on each other's in opposite orders.
+ */
+async function claimPacks(
+  sql: Sql,
+  sessionId: string,
+  hashes: readonly Buffer[],
+  written: number | null = null,
+): Promise<string[]> {
+  const rows = await sql.rows<{ hash: string }>(
+    `WITH stored AS (SELECT hash, pack_id FROM chunks WHERE hash = ANY($2::bytea[])),
+          claimed AS (INSERT INTO pack_claims (session_id, pack_id)
+                      SELECT $1, pack_id FROM (SELECT pack_id FROM stored UNION SELECT $3::bigint WHERE $3::bigint IS NOT NULL) p
+                      ORDER BY pack_id ON CONFLICT DO NOTHING)
+     SELECT encode(hash, 'hex') AS hash FROM stored`,
+    [sessionId, hashes, written],
+  );
+  return rows.map((r) => r.hash);
 }
 
 /** Indexes a pack's chunks in one statement; a chunk already indexed elsewhere keeps its first location. */
@@ -101,15 +122,10 @@ export class PostgresChunkIndex implements ChunkIndex {
       await sql.run(GC_LOCK_SHARED);
       const found = new Set<string>();
       for (const batch of batches(sortedBins(hashes))) {
-        // Finds and claims what is stored in one statement, after taking the lock: a sweep either finished
-        // before (and this sees what it left) or starts after this commits (and sees the claims).
-        const rows = await sql.rows<{ hash: string }>(
-          `WITH stored AS (SELECT hash FROM chunks WHERE hash = ANY($2::bytea[])),
-                claimed AS (INSERT INTO claims (session_id, hash) SELECT $1, hash FROM stored ON CONFLICT DO NOTHING)
-           SELECT encode(hash, 'hex') AS hash FROM stored`,
-          [sessionId, batch],
-        );
-        for (const row of rows) found.add(row.hash);
+        // Finds what is stored and claims each pack holding a hit (a batch's hits lie in a few), after taking
+        // the lock: a sweep either finished before (and this sees what it left) or starts after this commits
+        // (and sees the claims). Nothing moves a chunk to another pack but a sweep's rewrite, which waits.
+        for (const hash of await claimPacks(sql, sessionId, batch)) found.add(hash);
       }
       return found;
     });
@@ -145,17 +161,12 @@ export class PostgresChunkIndex implements ChunkIndex {
   async addPack(pack: PackRecord, chunks: ChunkLocation[], sessionId: string): Promise<void> {
     await this.db.write(`cannot index pack ${pack.key}`, async (sql) => {
       await sql.run(GC_LOCK_SHARED);
-      const packId = await insertPack(sql, pack, sessionId);
+      const packId = await insertPack(sql, pack);
       await insertChunks(sql, packId, chunks);
-      if (chunks.length === 0) return;
-      // A chunk another pack got first is not protected by this one: the session claims it instead. (Having
-      // waited for any writer of the same rows, this statement sees where each chunk ended up.)
-      await sql.run(
-        `INSERT INTO claims (session_id, hash)
-         SELECT $1, k.hash FROM chunks k WHERE k.hash = ANY($2::bytea[]) AND k.pack_id <> $3
-         ON CONFLICT DO NOTHING`,
-        [sessionId, sortedBins(chunks.map((c) => c.hash)), packId],
-      );
+      // The session claims the pack it wrote, and the packs that got one of its chunks first (another push
+      // wrote it meanwhile): those must stay too. Having waited for any writer of the same rows, this
+      // statement sees where each chunk ended up.
+      await claimPacks(sql, sessionId, sortedBins(chunks.map((c) => c.hash)), packId);
     });
   }
 
@@ -265,9 +276,9 @@ export class PostgresChunkIndex implements ChunkIndex {
       // Every session not known to be dead counts, also one that began after the caller listed the sessions.
       const claimed = (hash: string) =>
         `EXISTS (SELECT 1 FROM claims cl WHERE cl.hash = ${hash} AND cl.session_id <> ALL($1::text[]))`;
-      // A session's own new chunks are not claimed one by one: every chunk in a pack of an open session is kept.
-      const inOpenPack = `EXISTS (SELECT 1 FROM packs p JOIN upload_sessions s ON s.id = p.session_id
-                                  WHERE p.id = k.pack_id AND s.id <> ALL($1::text[]))`;
+      // Pushes claim whole packs (those they write, and those holding their dedup hits): all of it is kept.
+      const inClaimedPack = `EXISTS (SELECT 1 FROM pack_claims pc
+                                     WHERE pc.pack_id = k.pack_id AND pc.session_id <> ALL($1::text[]))`;
       await sql.run(
         `INSERT INTO gc_dead_contents (id) SELECT c.id FROM contents c
          WHERE NOT EXISTS (SELECT 1 FROM live_content l WHERE l.sha256 = c.sha256)
@@ -278,7 +289,7 @@ export class PostgresChunkIndex implements ChunkIndex {
         `INSERT INTO gc_dead_chunks (hash, length) SELECT k.hash, k.length FROM chunks k
          WHERE NOT EXISTS (SELECT 1 FROM content_chunks cc WHERE cc.hash = k.hash
                            AND NOT EXISTS (SELECT 1 FROM gc_dead_contents d WHERE d.id = cc.content_id))
-           AND NOT ${claimed("k.hash")} AND NOT ${inOpenPack}`,
+           AND NOT ${claimed("k.hash")} AND NOT ${inClaimedPack}`,
         [dead],
       );
       const contents = await sql.maybe<{ n: number }>("SELECT count(*) AS n FROM gc_dead_contents");
@@ -310,13 +321,16 @@ export class PostgresChunkIndex implements ChunkIndex {
     await this.db.write(`cannot replace pack ${oldKey}`, async (sql) => {
       // Part of garbage collection: nothing else touches the index meanwhile, as under SQLite's write lock.
       await sql.run(GC_LOCK_EXCLUSIVE);
-      const old = await sql.maybe<{ id: number; session_id: string | null }>(
-        "SELECT id, session_id FROM packs WHERE key = $1",
-        [oldKey],
-      );
+      const old = await sql.maybe<{ id: number }>("SELECT id FROM packs WHERE key = $1", [oldKey]);
       if (pack) {
-        // The copy keeps the old pack's session: a push still open keeps its protection through a rewrite.
-        const newId = await insertPack(sql, pack, old?.session_id ?? null);
+        const newId = await insertPack(sql, pack);
+        // The copy inherits the old pack's claims: a push in flight keeps its chunks through a rewrite.
+        if (old) {
+          await sql.run(
+            "INSERT INTO pack_claims (session_id, pack_id) SELECT session_id, $1 FROM pack_claims WHERE pack_id = $2",
+            [newId, old.id],
+          );
+        }
         if (chunks.length > 0) {
           await sql.run(
             `UPDATE chunks k SET pack_id = $1, "offset" = m.off, length = m.len
@@ -458,20 +472,5 @@ export class PostgresChunkIndex implements ChunkIndex {
          SELECT DISTINCT ON (hash) decode(hash, 'hex'), pack_id, "offset", length FROM rebuild_chunks ORDER BY hash, n`,
       );
     });
-  }
-}
-
-async function loadCopyStreams(): Promise<typeof import("pg-copy-streams")> {
-  try {
-    return await import("pg-copy-streams");
-  } catch (error) {
-    throw new CairnError(
-      "INTERNAL",
-      "rebuilding the PostgreSQL chunk index needs the npm package pg-copy-streams",
-      {
-        hint: "npm install pg-copy-streams",
-        cause: error,
-      },
-    );
   }
 }

@@ -51,6 +51,15 @@ export class PostgresLineageStore implements LineageEdgeSource {
               ),
               "produced",
             ],
+            [
+              rows(
+                `SELECT v.base AS src, a.name || '@' || v.version AS dst FROM versions v
+                 JOIN artifacts a ON a.id = v.artifact_id WHERE v.base = ANY($1::text[])`,
+                [refs],
+                refs,
+              ),
+              "base",
+            ],
           ]
         : [
             [
@@ -79,6 +88,15 @@ export class PostgresLineageStore implements LineageEdgeSource {
                 refs,
               ),
               "produced",
+            ],
+            [
+              rows(
+                `SELECT v.base AS src, a.name || '@' || v.version AS dst FROM versions v
+                 JOIN artifacts a ON a.id = v.artifact_id WHERE v.base IS NOT NULL AND v.id IN (${VERSION_IDS})`,
+                [names, versions],
+                refs,
+              ),
+              "base",
             ],
           ];
     const edges: LineageEdge[] = [];

@@ -64,6 +64,7 @@ import {
 import { PostgresChunkIndex } from "./chunk-index.js";
 import { PostgresLineageStore } from "./lineage-store.js";
 import { PostgresSearchStore } from "./search-store.js";
+import { PostgresRegistryTables } from "./table-copy.js";
 import { PostgresTrackingStore } from "./tracking-store.js";
 
 export class PostgresMetadataStore implements MetadataStore {
@@ -80,6 +81,11 @@ export class PostgresMetadataStore implements MetadataStore {
   /** The edges of the lineage graph (data → run → version), for core's `walkLineage`. */
   lineage(): PostgresLineageStore {
     return new PostgresLineageStore(this.db);
+  }
+
+  /** Every registry table, read in one snapshot or loaded with COPY in one transaction, for `cairn migrate`. */
+  tables(): PostgresRegistryTables {
+    return new PostgresRegistryTables(this.db);
   }
 
   /** Search over versions and runs with the filter language of core's search module. */
@@ -176,8 +182,9 @@ export class PostgresMetadataStore implements MetadataStore {
       try {
         created = (await sql.maybe<{ id: number }>(
           `INSERT INTO versions (artifact_id, version, seq, created_at, created_by, params, notes, code,
-                                 environment, run, major, minor, patch)
-           SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12
+                                 environment, run, base, major, minor, patch)
+           SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12,
+                  $13
            FROM versions WHERE artifact_id = $1
            RETURNING id`,
           [
@@ -190,6 +197,7 @@ export class PostgresMetadataStore implements MetadataStore {
             version.code === null ? null : JSON.stringify(version.code),
             version.environment === null ? null : JSON.stringify(version.environment),
             version.run,
+            version.base ?? null,
             major,
             minor,
             patch,
@@ -203,7 +211,12 @@ export class PostgresMetadataStore implements MetadataStore {
       await insertAudit(sql, audit);
       // Sorted, so two transactions pointing the same aliases take their locks in the same order.
       for (const alias of [...new Set(version.aliases)].sort()) {
-        const from = await lockAliasTarget(sql, artifact.id, alias);
+        const from = await lockAliasTarget(
+          sql,
+          artifact.id,
+          { artifact: version.artifact, alias },
+          version.mayMoveProtected,
+        );
         await pointAlias(sql, artifact.id, alias, created.id, version.createdAt);
         await insertAliasEvent(sql, artifact.id, {
           artifact: version.artifact,
@@ -325,7 +338,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const name = `${move.artifact}@${move.alias}`;
     return this.db.write(`cannot move ${name}`, async (sql) => {
       const art = await requireArtifact(sql, move.artifact);
-      const from = await lockAliasTarget(sql, art.id, move.alias);
+      const from = await lockAliasTarget(sql, art.id, move, move.mayMoveProtected);
       if (from !== move.expectedFrom) {
         throw conflict(
           `${name} points at ${from ?? "nothing"}, not ${move.expectedFrom ?? "nothing"}: someone moved it meanwhile`,

@@ -82,10 +82,10 @@ export class PostgresTrackingStore implements TrackingStore {
       await this.upsertTags(sql, run.id, run.tags);
       if (run.data.length > 0) {
         await sql.run(
-          `INSERT INTO run_inputs (run_id, ord, ref)
-           SELECT $1, d.ord, d.ref FROM unnest($2::text[]) WITH ORDINALITY AS d (ref, ord)
+          `INSERT INTO run_inputs (run_id, ord, ref, path)
+           SELECT $1, d.ord, d.ref, d.path FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS d (ref, path, ord)
            ORDER BY d.ord ON CONFLICT (run_id, ref) DO NOTHING`,
-          [run.id, run.data],
+          [run.id, run.data, run.data.map((ref) => run.dataPaths?.[ref] ?? null)],
         );
       }
       const locks = Object.entries(run.lockFiles);
@@ -350,9 +350,10 @@ async function load(sql: Reader, id: string): Promise<Run> {
     params,
     metrics,
     tags,
-    data: (
-      await sql.rows<{ ref: string }>("SELECT ref FROM run_inputs WHERE run_id = $1 ORDER BY ord", [id])
-    ).map((d) => d.ref),
+    inputs: await sql.rows<{ ref: string; path: string | null }>(
+      "SELECT ref, path FROM run_inputs WHERE run_id = $1 ORDER BY ord",
+      [id],
+    ),
     artifacts: await sql.rows<FileEntry>(
       "SELECT path, size, mode, sha256 FROM run_artifacts WHERE run_id = $1 ORDER BY path",
       [id],

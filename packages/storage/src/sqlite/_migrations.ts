@@ -331,4 +331,32 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX pack_claims_pack ON pack_claims (pack_id);
   `,
+  // 6: reproduction and derived models. versions.base is the exact ref (`name@version`) of the version a
+  // version was derived from (`--base`), a lineage edge; run_inputs.path is where a data version sat in the
+  // run's working tree, relative to the repository root (NULL for runs recorded before it was kept).
+  `
+  ALTER TABLE versions ADD COLUMN base TEXT;
+  -- Lineage down from a base: which versions were derived from it.
+  CREATE INDEX versions_base ON versions (base) WHERE base IS NOT NULL;
+  ALTER TABLE run_inputs ADD COLUMN path TEXT;
+  `,
+  // 7: indexes that let a search walk its sort order and stop when the page is full (core's search/compile.ts).
+  // A run's final metric by (key, value, run_id): the ordered scan of "order by metrics.f1 desc" reads run ids
+  // from the index alone, ties in id order; it replaces (key, value), which it covers. The tag and version-metric
+  // tables are WITHOUT ROWID, so their (key, value) indexes already end with the owner's id. (run_id, key, value)
+  // answers "does this run's final metric match?" from the index alone, for each run such a scan meets (the
+  // unique (run_id, key) index would also read the row). Runs and versions by creation time serve the default
+  // order, newest first. Written to apply in any order with migration 6.
+  `
+  CREATE INDEX IF NOT EXISTS run_metric_series_key_value_run ON run_metric_series (key, value, run_id);
+  DROP INDEX IF EXISTS run_metric_series_key_value;
+  CREATE INDEX IF NOT EXISTS run_metric_series_run_key_value ON run_metric_series (run_id, key, value);
+  CREATE INDEX IF NOT EXISTS runs_start_time ON runs (start_time, id);
+  CREATE INDEX IF NOT EXISTS versions_created_at ON versions (created_at, id);
+  `,
+  // 8: nothing here. PostgreSQL's migration 8 brings its schema to this one's pack_claims (migration 5 there
+  // had given packs a session_id instead); the numbers stay in step so migration N means one change on both.
+  `
+  -- no change
+  `,
 ];

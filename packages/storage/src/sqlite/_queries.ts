@@ -10,6 +10,7 @@ import {
   type NewAuditEvent,
   type NewVersion,
   notFound,
+  protectedAliasDenied,
   type Version,
 } from "@cairn/core";
 import type { Connection } from "./_connection.js";
@@ -28,7 +29,7 @@ import {
 
 export const VERSION_SELECT = `
   SELECT v.id, a.name AS artifact, a.type, v.version, v.seq, v.created_at, v.created_by, v.params, v.notes,
-         v.code, v.environment, v.run
+         v.code, v.environment, v.run, v.base
   FROM versions v JOIN artifacts a ON a.id = v.artifact_id`;
 
 export const ALIAS_SELECT = `
@@ -82,16 +83,25 @@ export function insertAudit(c: Connection, event: NewAuditEvent): void {
   );
 }
 
-/** The version an alias points at now, or null when the alias does not exist. */
-export function aliasTarget(c: Connection, artifactId: number, alias: string): string | null {
-  return (
-    c
-      .sql<{ version: string }>(
-        `SELECT v.version FROM aliases al JOIN versions v ON v.id = al.version_id
+/**
+ * The version an alias points at now, or null when the alias does not exist, read inside a move's write
+ * transaction. A protected alias is refused here when the caller may not move one (core decides who may;
+ * under the write lock, a protect that committed before the move is always seen).
+ */
+export function aliasTargetForMove(
+  c: Connection,
+  artifactId: number,
+  name: { artifact: string; alias: string },
+  mayMoveProtected = true,
+): string | null {
+  const row = c
+    .sql<{ version: string; protected: number }>(
+      `SELECT v.version, al.protected FROM aliases al JOIN versions v ON v.id = al.version_id
        WHERE al.artifact_id = ? AND al.alias = ?`,
-      )
-      .get(artifactId, alias)?.version ?? null
-  );
+    )
+    .get(artifactId, name.alias);
+  if (row?.protected === 1 && !mayMoveProtected) throw protectedAliasDenied(`${name.artifact}@${name.alias}`);
+  return row?.version ?? null;
 }
 
 export function pointAlias(
@@ -162,6 +172,7 @@ export function loadVersion(c: Connection, row: VersionRow): Version {
     code: parseCode(row.code),
     environment: parseObject(row.environment),
     run: row.run,
+    base: row.base,
     aliases,
   };
 }

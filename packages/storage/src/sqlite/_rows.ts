@@ -35,6 +35,7 @@ export interface VersionRow {
   code: string | null;
   environment: string | null;
   run: string | null;
+  base: string | null;
 }
 
 export interface MetricRow {

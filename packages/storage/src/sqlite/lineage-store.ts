@@ -49,6 +49,14 @@ export class SqliteLineageStore implements LineageEdgeSource {
           ),
           "produced",
         );
+        add(
+          all<Row>(
+            `SELECT v.base AS src, a.name || '@' || v.version AS dst FROM versions v
+             JOIN artifacts a ON a.id = v.artifact_id WHERE v.base IN (SELECT value FROM json_each(?))`,
+            refs,
+          ),
+          "base",
+        );
       } else {
         add(
           all<Row>(
@@ -73,6 +81,14 @@ export class SqliteLineageStore implements LineageEdgeSource {
             pairs,
           ),
           "produced",
+        );
+        add(
+          all<Row>(
+            `SELECT v.base AS src, a.name || '@' || v.version AS dst FROM versions v
+             JOIN artifacts a ON a.id = v.artifact_id WHERE v.base IS NOT NULL AND v.id IN (${versionIds})`,
+            pairs,
+          ),
+          "base",
         );
       }
       return edges;

@@ -32,7 +32,7 @@ import { openDatabase } from "./_open.js";
 import {
   ALIAS_EVENT_SELECT,
   ALIAS_SELECT,
-  aliasTarget,
+  aliasTargetForMove,
   artifactRow,
   insertAliasEvent,
   insertAudit,
@@ -64,6 +64,7 @@ import {
 import { SqliteChunkIndex } from "./chunk-index.js";
 import { SqliteLineageStore } from "./lineage-store.js";
 import { SqliteSearchStore } from "./search-store.js";
+import { SqliteRegistryTables } from "./table-copy.js";
 import { SqliteTrackingStore } from "./tracking-store.js";
 
 export class SqliteMetadataStore implements MetadataStore {
@@ -99,6 +100,11 @@ export class SqliteMetadataStore implements MetadataStore {
   /** The edges of the lineage graph (data → run → version), for core's `walkLineage`. */
   lineage(): SqliteLineageStore {
     return new SqliteLineageStore(this.c);
+  }
+
+  /** Every registry table, read in one snapshot or loaded in one transaction, for `cairn migrate`. */
+  tables(): SqliteRegistryTables {
+    return new SqliteRegistryTables(this.c);
   }
 
   /** Search over versions and runs with the filter language of core's search module. */
@@ -199,8 +205,8 @@ export class SqliteMetadataStore implements MetadataStore {
         const result = this.c
           .sql(
             `INSERT INTO versions (artifact_id, version, seq, created_at, created_by, params, notes, code,
-                                 environment, run, major, minor, patch)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                                 environment, run, base, major, minor, patch)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             artifactId,
@@ -213,6 +219,7 @@ export class SqliteMetadataStore implements MetadataStore {
             version.code === null ? null : JSON.stringify(version.code),
             version.environment === null ? null : JSON.stringify(version.environment),
             version.run,
+            version.base ?? null,
             major,
             minor,
             patch,
@@ -226,7 +233,12 @@ export class SqliteMetadataStore implements MetadataStore {
       insertVersionParts(this.c, versionId, version);
       insertAudit(this.c, audit);
       for (const alias of new Set(version.aliases)) {
-        const from = aliasTarget(this.c, artifactId, alias);
+        const from = aliasTargetForMove(
+          this.c,
+          artifactId,
+          { artifact: version.artifact, alias },
+          version.mayMoveProtected,
+        );
         pointAlias(this.c, artifactId, alias, versionId, version.createdAt);
         insertAliasEvent(this.c, artifactId, {
           artifact: version.artifact,
@@ -377,7 +389,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const name = `${move.artifact}@${move.alias}`;
     return this.c.write(`cannot move ${name}`, () => {
       const art = requireArtifact(this.c, move.artifact);
-      const from = aliasTarget(this.c, art.id, move.alias);
+      const from = aliasTargetForMove(this.c, art.id, move, move.mayMoveProtected);
       if (from !== move.expectedFrom) {
         throw conflict(
           `${name} points at ${from ?? "nothing"}, not ${move.expectedFrom ?? "nothing"}: someone moved it meanwhile`,

@@ -1,13 +1,13 @@
 /**
- * @module Search on SQLite: runs the statement core compiled, with every value bound.
+ * @module Search on SQLite: runs the statements core plans, with every value bound, in one read snapshot.
  */
 import {
-  planSearch,
   type SearchPage,
   type SearchRequest,
+  type SearchRow,
   type SearchStore,
+  searchSteps,
   sqliteDialect,
-  toSearchPage,
 } from "@cairn/core";
 import type { Connection } from "./_connection.js";
 
@@ -15,14 +15,14 @@ export class SqliteSearchStore implements SearchStore {
   constructor(private readonly c: Connection) {}
 
   async search(request: SearchRequest): Promise<SearchPage> {
-    const plan = planSearch(request, sqliteDialect);
-    // Prepared directly, not through the statement cache: each filter is its own statement.
-    return this.c.read("cannot search", () =>
-      toSearchPage(
-        request.kind,
-        this.c.db.prepare(plan.sql).all(...plan.params) as Record<string, unknown>[],
-        plan,
-      ),
-    );
+    return this.c.read("cannot search", () => {
+      const steps = searchSteps(request, sqliteDialect);
+      // Prepared directly, not through the statement cache: each filter is its own statement.
+      let step = steps.next();
+      while (!step.done) {
+        step = steps.next(this.c.db.prepare(step.value.sql).all(...step.value.params) as SearchRow[]);
+      }
+      return step.value;
+    });
   }
 }

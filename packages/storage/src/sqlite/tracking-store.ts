@@ -88,8 +88,8 @@ export class SqliteTrackingStore implements TrackingStore {
       for (const [key, value] of Object.entries(run.params)) param.run(run.id, key, JSON.stringify(value));
       const tag = this.c.sql("INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?)");
       for (const [key, value] of Object.entries(run.tags)) tag.run(run.id, key, value);
-      const input = this.c.sql("INSERT OR IGNORE INTO run_inputs (run_id, ref) VALUES (?, ?)");
-      for (const ref of run.data) input.run(run.id, ref);
+      const input = this.c.sql("INSERT OR IGNORE INTO run_inputs (run_id, ref, path) VALUES (?, ?, ?)");
+      for (const ref of run.data) input.run(run.id, ref, run.dataPaths?.[ref] ?? null);
       const lock = this.c.sql("INSERT INTO run_lock_files (run_id, path, sha256) VALUES (?, ?, ?)");
       for (const [path, sha256] of Object.entries(run.lockFiles)) lock.run(run.id, path, sha256);
       insertAudit(this.c, audit);
@@ -332,10 +332,11 @@ export class SqliteTrackingStore implements TrackingStore {
       params,
       metrics: this.latestMetrics(id),
       tags,
-      data: this.c
-        .sql<{ ref: string }>("SELECT ref FROM run_inputs WHERE run_id = ? ORDER BY rowid")
-        .all(id)
-        .map((d) => d.ref),
+      inputs: this.c
+        .sql<{ ref: string; path: string | null }>(
+          "SELECT ref, path FROM run_inputs WHERE run_id = ? ORDER BY rowid",
+        )
+        .all(id),
       artifacts: this.c
         .sql<FileEntry>("SELECT path, size, mode, sha256 FROM run_artifacts WHERE run_id = ? ORDER BY path")
         .all(id),

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { open as openFile, unlink } from "node:fs/promises";
 import type { ByteSource, ChunkIndex, ContentStore, StoredContent } from "@cairn/core";
+import { ChunkStore, collectGarbage } from "@cairn/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, pieces } from "./blob-contract.js";
 
@@ -265,6 +266,41 @@ export function runContentContract(name: string, open: () => Promise<ContentStor
       const listed: StoredContent[] = [];
       for await (const item of other.list()) listed.push(item);
       expect(listed).toEqual([]);
+    });
+
+    it("a dedup hit keeps its whole pack through a collection while the push lives, and only while it lives", async () => {
+      // A file stored by another process that ended without a version: garbage.
+      const garbage = seeded(4 * MiB, "garbage");
+      const writer = await t.reopen();
+      const left = await writer.write(pieces(garbage, [MiB]));
+      await writer.flush();
+      await writer.close();
+      expect(content).toBeInstanceOf(ChunkStore);
+      const collector = content as ChunkStore;
+      const garbageChunks = (await collector.index.getContent(left.sha256))!.chunks.map((c) => c.hash);
+
+      // A push of an edited copy: most of its chunks are dedup hits in the garbage's packs.
+      const pusher = await t.reopen();
+      const edited = Buffer.concat([garbage.subarray(0, MiB), seeded(100, "insert"), garbage.subarray(MiB)]);
+      const stored = await pusher.write(pieces(edited, [MiB]));
+      await pusher.flush();
+      const editedChunks = new Set(
+        (await collector.index.getContent(stored.sha256))!.chunks.map((c) => c.hash),
+      );
+      const replaced = garbageChunks.filter((hash) => !editedChunks.has(hash));
+      expect(replaced.length).toBeGreaterThan(0);
+
+      // The garbage's file record goes, but not one chunk of the packs the push found its hits in: not even
+      // the few the edit replaced, which no file uses (a rewrite of those packs would race the push's reads).
+      const during = await collectGarbage(collector);
+      expect(during).toMatchObject({ contentsRemoved: 1, chunksRemoved: 0 });
+      expect((await collector.index.locateChunks(garbageChunks)).size).toBe(new Set(garbageChunks).size);
+      expect((await collect(pusher.read(stored))).equals(edited)).toBe(true);
+
+      // Once the push has ended, its claims end with it.
+      await pusher.close();
+      await collectGarbage(collector);
+      expect((await collector.index.locateChunks(replaced)).size).toBe(0);
     });
 
     it("a write whose source fails leaves nothing visible", async () => {

@@ -28,6 +28,7 @@ export function newVersion(artifact: string, version: string, extra: Partial<New
     code: null,
     environment: null,
     run: null,
+    base: null,
     aliases: [],
     ...extra,
   };
@@ -152,6 +153,7 @@ export function runMetadataContract(
           },
           environment: { python: "3.12.1", packages: { torch: "2.4.0" } },
           run: "run-42",
+          base: "resnet@1.1.0",
         });
         const created = await store.createVersion(
           input,
@@ -565,6 +567,43 @@ export function runMetadataContract(
           audit("alias.unprotect", "resnet", "x", true, false),
         );
         expect((await store.getAlias("resnet", "production"))?.protected).toBe(false);
+      });
+
+      it("a protect that lands between a writer's read and its move is honoured by the move itself", async () => {
+        await create("resnet", "1.0.0", { aliases: ["production"] });
+        await create("resnet", "1.1.0");
+        // The writer reads the alias (unprotected) and plans its move...
+        expect((await store.getAlias("resnet", "production"))?.protected).toBe(false);
+        // ...an admin protects it meanwhile...
+        await store.setAliasProtection(
+          "resnet",
+          "production",
+          true,
+          audit("alias.protect", "resnet", "resnet@production", false, true),
+        );
+        const before = await snapshot("resnet");
+        // ...and the move, told its caller may not move protected aliases, is refused in its transaction.
+        await expect(
+          move("resnet", "production", "1.0.0", "1.1.0", { mayMoveProtected: false }),
+        ).rejects.toMatchObject({
+          code: "FORBIDDEN",
+          message: expect.stringContaining("resnet@production is protected"),
+        });
+        await expect(
+          move("resnet", "production", "1.0.0", null, { mayMoveProtected: false }),
+        ).rejects.toMatchObject({
+          code: "FORBIDDEN",
+        });
+        await expect(
+          create("resnet", "1.2.0", { aliases: ["production"], mayMoveProtected: false }),
+        ).rejects.toMatchObject({
+          code: "FORBIDDEN",
+        });
+        expect(await snapshot("resnet")).toEqual(before);
+        // A caller allowed to (an admin) moves it; a new alias is never protected.
+        await move("resnet", "production", "1.0.0", "1.1.0", { mayMoveProtected: true });
+        await move("resnet", "staging", null, "1.1.0", { mayMoveProtected: false });
+        expect((await store.getAlias("resnet", "production"))?.version).toBe("1.1.0");
       });
 
       it("protecting a missing alias is NOT_FOUND and records nothing", async () => {

@@ -2,8 +2,17 @@
  * The search contract, run by every metadata driver (SQLite, PostgreSQL) on a store seeded through its own
  * write methods: filters over versions and runs mean the same on both, NaN never matches an ordering, paging
  * walks every hit once, and quoting or injection attempts are inert (the table survives, nothing extra matches).
+ * Then orders and keyset paging over runs: every order both ways, rows lacking the key last, ties by id, every
+ * row exactly once across pages even with runs added between pages, and the same answers whichever way the
+ * search runs (walking the sort key's index, or letting a narrow filter drive).
  */
-import { CairnError, type NewAuditEvent, type SearchPage, type SearchRequest } from "@cairn/core";
+import {
+  CairnError,
+  type NewAuditEvent,
+  SCAN_BUDGET,
+  type SearchPage,
+  type SearchRequest,
+} from "@cairn/core";
 import type { Store } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -256,6 +265,241 @@ export function runSearchContract(driver: string, open: () => Promise<Store>): v
       ]);
       expect(await runs("tags.team = 'vision' or tags.team = 'x'' or 1=1 --'")).toEqual(["r3"]);
       expect(await codeOf(runs("version = '1.0.0'"))).toBe("INVALID");
+    });
+  });
+
+  describe(`search order and paging: ${driver}`, () => {
+    let store: Store;
+    /** What each paging run holds, by id: the expected orders are computed from it. */
+    const seeded = new Map<string, { score?: number; shard?: string; width?: number | string }>();
+    const runs = async (query: string, extra: Partial<SearchRequest> = {}): Promise<SearchPage> =>
+      store.search.search({ query, kind: "runs", ...extra });
+    const ids = async (query: string, extra: Partial<SearchRequest> = {}): Promise<string[]> =>
+      (await runs(query, { limit: 1000, ...extra })).hits.map((hit) => (hit.kind === "run" ? hit.id : ""));
+    /** Every page of a search, `limit` rows at a time, `between` called after each page. */
+    const walk = async (query: string, limit: number, between?: () => Promise<void>): Promise<string[]> => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const page = await runs(query, { limit, cursor });
+        seen.push(...page.hits.map((hit) => (hit.kind === "run" ? hit.id : "")));
+        if (page.nextCursor === null) return seen;
+        cursor = page.nextCursor;
+        await between?.();
+      }
+      throw new Error("paging did not end");
+    };
+    const startRun = async (id: string, experiment: string, minute: number): Promise<void> => {
+      await store.tracking.createRun(
+        {
+          id,
+          experiment,
+          name: id,
+          startTime: new Date(Date.UTC(2024, 3, 1) + minute * 60_000).toISOString(),
+          createdBy: "ada",
+          params: {},
+          tags: {},
+          data: [],
+          code: null,
+          environment: null,
+          command: null,
+          lockFiles: {},
+        },
+        audit("run.start", id),
+      );
+    };
+    const log = (id: string, key: string, value: number) =>
+      store.tracking.logToRun(id, {
+        // The final metric is the last step's: an earlier step's value must not count.
+        metrics: [
+          { key, value: 1000, step: 0, timestamp: 1 },
+          { key, value, step: 1, timestamp: 2 },
+        ],
+      });
+
+    /** `all` in the search's order: by value (numbers, then texts), rows without one last, ties by id. */
+    const ordered = (
+      all: string[],
+      value: (id: string) => number | string | undefined,
+      descending: boolean,
+    ) => {
+      const sign = descending ? -1 : 1;
+      const rank = (v: number | string | undefined) => (v === undefined ? 2 : typeof v === "number" ? 0 : 1);
+      return [...all].sort((a, b) => {
+        const [va, vb] = [value(a), value(b)];
+        if (rank(va) !== rank(vb)) return rank(va) - rank(vb);
+        if (va !== undefined && vb !== undefined && va !== vb) return (va < vb ? -1 : 1) * sign;
+        return (a < b ? -1 : 1) * sign;
+      });
+    };
+
+    beforeAll(async () => {
+      store = await open();
+      for (let i = 0; i < 40; i++) {
+        const id = `p-${String(i).padStart(3, "0")}`;
+        await startRun(id, "paging", i);
+        const run: { score?: number; shard?: string; width?: number | string } = {};
+        if (i % 8 !== 0) run.shard = "abc".charAt(i % 3);
+        if (i % 11 !== 0) run.width = i % 10 === 0 ? `w${i % 3}` : i % 4;
+        await store.tracking.logToRun(id, {
+          ...(run.shard === undefined ? {} : { tags: { shard: run.shard } }),
+          ...(run.width === undefined ? {} : { params: { width: JSON.stringify(run.width) } }),
+        });
+        // Ties on purpose (five values over 40 runs); some runs lack the metric, some diverged (NaN).
+        if (i % 6 !== 0) {
+          const score = i % 9 === 0 ? Number.NaN : ((i * 7) % 5) / 10;
+          await log(id, "score", score);
+          if (!Number.isNaN(score)) run.score = score;
+        }
+        seeded.set(id, run);
+      }
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it("orders runs by a final metric both ways, ties by id, runs without it or with NaN last", async () => {
+      const mine = [...seeded.keys()];
+      const everyone = await ids("", { limit: 1000 });
+      const score = (id: string) => seeded.get(id)?.score;
+      for (const descending of [true, false]) {
+        const dir = descending ? "desc" : "asc";
+        expect(await ids(`experiment = 'paging' order by metrics.score ${dir}`)).toEqual(
+          ordered(mine, score, descending),
+        );
+        // Without a filter, every run of the store: the others lack the metric, so they come last.
+        expect(await ids(`order by metrics.score ${dir}`)).toEqual(ordered(everyone, score, descending));
+        // A bound on the sort key itself.
+        expect(await ids(`metrics.score >= 0.2 order by metrics.score ${dir}`)).toEqual(
+          ordered(
+            mine.filter((id) => (score(id) ?? -1) >= 0.2),
+            score,
+            descending,
+          ),
+        );
+      }
+    });
+
+    it("orders by a tag, a param (numbers, then strings) and created time the same way", async () => {
+      const mine = [...seeded.keys()];
+      const paging = "experiment = 'paging'";
+      for (const descending of [true, false]) {
+        const dir = descending ? "desc" : "asc";
+        expect(await ids(`${paging} order by tags.shard ${dir}`)).toEqual(
+          ordered(mine, (id) => seeded.get(id)?.shard, descending),
+        );
+        expect(await ids(`${paging} order by params.width ${dir}`)).toEqual(
+          ordered(mine, (id) => seeded.get(id)?.width, descending),
+        );
+        // Start times rise with the id here, so created time orders as the ids do.
+        expect(await ids(`${paging} order by created_at ${dir}`)).toEqual(ordered(mine, () => 0, descending));
+      }
+      // No order by: newest first.
+      expect(await ids(paging)).toEqual(ordered(mine, () => 0, true));
+    });
+
+    it("pages through every run exactly once, for every order and page size", async () => {
+      const queries = [
+        "order by metrics.score desc",
+        "order by metrics.score",
+        "experiment = 'paging' and not tags.shard = 'b' order by metrics.score desc",
+        "metrics.score > 0.1 order by metrics.score",
+        "experiment = 'paging' order by tags.shard desc",
+        "order by tags.shard",
+        "experiment = 'paging' order by params.width desc",
+        "experiment = 'paging' order by name desc, metrics.score",
+        "",
+        "experiment = 'paging' order by created_at",
+      ];
+      for (const query of queries) {
+        const all = await ids(query);
+        for (const limit of [1, 3, 7])
+          expect(await walk(query, limit), `${query}, ${limit} a page`).toEqual(all);
+      }
+    });
+
+    it("keeps paging stable while runs are added between pages", async () => {
+      const score = new Map<string, number | undefined>();
+      for (let i = 0; i < 20; i++) {
+        const id = `live-${String(i).padStart(3, "0")}`;
+        await startRun(id, "live", 100 + i);
+        const value = i % 5 === 0 ? undefined : (i % 7) / 7;
+        if (value !== undefined) await log(id, "score", value);
+        score.set(id, value);
+      }
+      const before = [...score.keys()];
+      for (const dir of ["desc", "asc"]) {
+        const query = `experiment = 'live' order by metrics.score ${dir}`;
+        let added = 0;
+        const seen = await walk(query, 3, async () => {
+          // One run that sorts before the page just read and one after it, and one without the metric.
+          for (const value of [0, 0.5, 1, undefined]) {
+            const id = `live-${dir}-${String(added++).padStart(3, "0")}`;
+            await startRun(id, "live", 200 + added);
+            if (value !== undefined) await log(id, "score", value);
+            score.set(id, value);
+          }
+        });
+        expect(new Set(seen).size, "no run twice").toBe(seen.length);
+        for (const id of before) expect(seen).toContain(id);
+        // What was seen is in the search's order, added runs included.
+        expect(seen).toEqual(ordered(seen, (id) => score.get(id), dir === "desc"));
+      }
+    });
+
+    it("answers the same when a narrow filter, not the sort key's index, drives the search", async () => {
+      // More runs with the metric than a scan reads, of which only a few match the filter.
+      const count = SCAN_BUDGET + 50;
+      const batch = Array.from({ length: count }, (_, i) => i);
+      const value = (i: number) => ((i * 7919) % 1000) / 1000;
+      for (const i of batch) {
+        const id = `wide-${String(i).padStart(5, "0")}`;
+        await startRun(id, i % 100 === 0 ? "needle" : "haystack", 1000 + i);
+        await log(id, "depth", value(i));
+      }
+      const needles = batch.filter((i) => i % 100 === 0).map((i) => `wide-${String(i).padStart(5, "0")}`);
+      const depth = (id: string) => value(Number(id.slice(5)));
+      for (const dir of ["desc", "asc"]) {
+        const query = `experiment = 'needle' order by metrics.depth ${dir}`;
+        const expected = ordered(needles, depth, dir === "desc");
+        expect(await ids(query)).toEqual(expected);
+        expect(await walk(query, 4)).toEqual(expected);
+        // And a broad filter over the same runs: the index walk finds them.
+        const broad = await ids(`experiment = 'haystack' order by metrics.depth ${dir}`, { limit: 5 });
+        expect(broad).toEqual(
+          ordered(
+            batch.filter((i) => i % 100 !== 0).map((i) => `wide-${String(i).padStart(5, "0")}`),
+            depth,
+            dir === "desc",
+          ).slice(0, 5),
+        );
+      }
+    }, 120_000);
+
+    it("refuses a cursor it did not make, or one from another order, with INVALID", async () => {
+      const first = await runs("order by metrics.score desc", { limit: 2 });
+      const cursor = first.nextCursor ?? "";
+      expect(cursor).not.toBe("");
+      const failure = async (query: string, bad: string, kind: "runs" | "versions" = "runs") => {
+        try {
+          await store.search.search({ query, kind, cursor: bad });
+        } catch (error) {
+          expect(error).toBeInstanceOf(CairnError);
+          expect((error as CairnError).code).toBe("INVALID");
+          return (error as CairnError).message;
+        }
+        throw new Error("expected INVALID");
+      };
+      expect(await failure("order by metrics.score desc", "not-a-cursor")).toMatch(
+        /not one a search returned/,
+      );
+      expect(await failure("order by metrics.score desc", `${cursor.slice(0, -3)}xyz`)).toMatch(/cursor/);
+      expect(await failure("order by metrics.score asc", cursor)).toMatch(/another order by/);
+      expect(await failure("order by metrics.score desc", cursor, "versions")).toMatch(/another order by/);
+      const forged = Buffer.from(JSON.stringify({ o: 'runs: metrics."score" desc', v: ["x"], i: "p-001" }));
+      expect(await failure("order by metrics.score desc", forged.toString("base64url"))).toMatch(
+        /not one a search returned/,
+      );
     });
   });
 }

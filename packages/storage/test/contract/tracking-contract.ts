@@ -196,6 +196,31 @@ export function runTrackingContract(
       expect(await code(runs.start({ data: ["nothing@1.0.0"] }))).toBe("NOT_FOUND");
     });
 
+    it("records where each data version sits, and an alias as the exact version it named at the start", async () => {
+      const file = await stored("text\n");
+      const publish = (name: string, version: string) =>
+        runs.registry.publishVersion({
+          name,
+          type: "dataset",
+          version,
+          files: [{ path: "all.txt", size: file.size, mode: 0o644, sha256: file.sha256 }],
+        });
+      await publish("imdb", "1.0.0");
+      await publish("squad", "1.0.0");
+      await runs.registry.setAlias("imdb", "production", "1.0.0");
+      const run = await runs.start({ data: ["imdb@production=corpora/./imdb/", { ref: "squad@1.0.0" }] });
+      await publish("imdb", "2.0.0");
+      await runs.registry.setAlias("imdb", "production", "2.0.0");
+      const read = await runs.get(run.id);
+      expect(read.data).toEqual(["imdb@1.0.0", "squad@1.0.0"]);
+      expect(read.dataPaths).toEqual({ "imdb@1.0.0": "corpora/imdb", "squad@1.0.0": "data/squad" });
+      // One folder inside another, a path out of the repository, two paths for one version: refused.
+      expect(await code(runs.start({ data: ["imdb@1.0.0=d", "squad@1.0.0=d/squad"] }))).toBe("INVALID");
+      expect(await code(runs.start({ data: ["imdb@1.0.0=../imdb"] }))).toBe("INVALID");
+      expect(await code(runs.start({ data: ["imdb@1.0.0=a", "imdb#1=b"] }))).toBe("INVALID");
+      expect(await code(runs.start({ data: ["imdb@1.0.0", "imdb@2.0.0"] }))).toBe("INVALID");
+    });
+
     it("keeps a run's artifacts, lock files and code patch alive through garbage collection", async () => {
       const model = await stored("weights");
       const lock = await stored('{"lockfileVersion": 3}');
@@ -252,7 +277,12 @@ export function runTrackingContract(
         { path: "model.bin", size: model.size, mode: 0o644, sha256: model.sha256 },
       ]);
       await runs.end(run.id);
-      const version = await runs.promote(run.id, { name: "sentiment" });
+      await runs.registry.publishVersion({
+        name: "bert",
+        files: [{ path: "model.bin", size: model.size, mode: 0o644, sha256: model.sha256 }],
+        aliases: ["production"],
+      });
+      const version = await runs.promote(run.id, { name: "sentiment", base: "bert@production" });
       expect(version).toMatchObject({
         artifact: "sentiment",
         version: "0.1.0",
@@ -261,6 +291,10 @@ export function runTrackingContract(
         data: ["imdb@2.1.0"],
         code,
         run: run.id,
+        base: "bert@0.1.0",
+      });
+      await expect(runs.promote(run.id, { name: "sentiment", base: "nothing@1.0.0" })).rejects.toMatchObject({
+        code: "NOT_FOUND",
       });
       expect(version.files.map((f) => f.sha256)).toEqual([model.sha256]);
       expect((await runs.get(run.id)).outputs).toEqual(["sentiment@0.1.0"]);

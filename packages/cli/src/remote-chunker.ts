@@ -1,0 +1,38 @@
+/**
+ * @module How `cairn push --url` cuts files: with the chunk store's engine (the gear scan and sha256 on a worker
+ * thread, the file read straight into reused blocks) instead of the SDK's portable one-thread chunker. Same
+ * chunks, about twice the speed. The store's code is loaded when the first file is chunked, so remote commands
+ * that push nothing (list, show, alias …) start without it.
+ */
+import type { ChunkedFile, ChunkFile, LocalFile, NamedChunk } from "@cairn/sdk";
+
+export const storeChunker: ChunkFile = (source, local) => new StoreChunkedFile(source, local);
+
+class StoreChunkedFile implements ChunkedFile {
+  private inner: ChunkedFile | undefined;
+
+  constructor(
+    private readonly source: AsyncIterable<Uint8Array>,
+    private readonly local: LocalFile | undefined,
+  ) {}
+
+  get size(): number {
+    return this.started().size;
+  }
+
+  get sha256(): string {
+    return this.started().sha256;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NamedChunk> {
+    if (this.inner) throw new Error("storeChunker: a file can be chunked only once");
+    const { chunkStream, fileSource } = await import("@cairn/storage");
+    this.inner = chunkStream(this.local ? fileSource(this.local.path) : this.source);
+    yield* this.inner;
+  }
+
+  private started(): ChunkedFile {
+    if (!this.inner) throw new Error("storeChunker: size and sha256 are known once every chunk is read");
+    return this.inner;
+  }
+}
