@@ -6,9 +6,9 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FileEntry, Registry } from "@cairn/core";
+import { type FileEntry, Registry, type Role } from "@cairn/core";
 import { type BuildAppOptions, buildApp, type CairnApp } from "@cairn/server";
-import { type EmbeddedStore, openEmbeddedStore } from "@cairn/storage";
+import { type EmbeddedStore, mintToken, openEmbeddedStore } from "@cairn/storage";
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { expect } from "vitest";
@@ -123,6 +123,17 @@ export async function buildFixture(options: { app?: Omit<BuildAppOptions, "store
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates a token straight in the fixture's store, as `cairn token create` does, and returns its secret. */
+export async function issueToken(fixture: Fixture, name: string, role: Role): Promise<string> {
+  const { token, secretHash } = mintToken();
+  await new Registry({
+    meta: fixture.store.meta,
+    content: fixture.store.content,
+    actor: "setup",
+  }).createToken(name, role, secretHash);
+  return token;
 }
 
 /** Fails with TypeBox's reasons when `value` does not have the documented shape. */

@@ -3,11 +3,10 @@
  * `/metrics` in the Prometheus text format, counting requests, latencies, wire bytes and the store's bytes.
  */
 import { Writable } from "node:stream";
-import { Registry, type Role } from "@cairn/core";
 import { buildApp, type CairnApp, parseRateLimit } from "@cairn/server";
 import { mintToken } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API, buildFixture, expectError, type Fixture } from "./_fixture.js";
+import { API, buildFixture, expectError, type Fixture, issueToken } from "./_fixture.js";
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -17,16 +16,6 @@ afterAll(async () => {
   await fx?.close();
 });
 
-async function issue(fixture: Fixture, name: string, role: Role): Promise<string> {
-  const { token, secretHash } = mintToken();
-  await new Registry({
-    meta: fixture.store.meta,
-    content: fixture.store.content,
-    actor: "setup",
-  }).createToken(name, role, secretHash);
-  return token;
-}
-
 const get = (app: CairnApp, url: string, token?: string) =>
   app.inject({ method: "GET", url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
@@ -34,8 +23,8 @@ describe("the rate limit", () => {
   it("answers 429 RATE_LIMITED with Retry-After once a token has spent its burst, per token", async () => {
     const limited = await buildFixture({ app: { rateLimit: { perSecond: 1, burst: 5 } } });
     try {
-      const a = await issue(limited, "a", "reader");
-      const b = await issue(limited, "b", "reader");
+      const a = await issueToken(limited, "a", "reader");
+      const b = await issueToken(limited, "b", "reader");
       for (let i = 0; i < 5; i++)
         expect((await get(limited.app, `${API}/artifacts`, a)).statusCode).toBe(200);
       const refused = await get(limited.app, `${API}/artifacts`, a);
@@ -53,7 +42,7 @@ describe("the rate limit", () => {
   it("limits callers without a token by address, failed token guesses included", async () => {
     const limited = await buildFixture({ app: { rateLimit: { perSecond: 1, burst: 3 } } });
     try {
-      await issue(limited, "a", "reader");
+      await issueToken(limited, "a", "reader");
       const { token: guess } = mintToken();
       for (let i = 0; i < 3; i++)
         expectError(await get(limited.app, `${API}/artifacts`, guess), 401, "UNAUTHORIZED");
@@ -239,7 +228,7 @@ describe("/metrics", () => {
   it("needs a token like any read once the store has tokens", async () => {
     const secured = await buildFixture();
     try {
-      const token = await issue(secured, "prometheus", "reader");
+      const token = await issueToken(secured, "prometheus", "reader");
       expectError(await get(secured.app, "/metrics"), 401, "UNAUTHORIZED");
       expect((await get(secured.app, "/metrics", token)).statusCode).toBe(200);
     } finally {
@@ -259,7 +248,7 @@ describe("logs", () => {
     });
     const logged = await buildFixture({ app: { logger: { level: "info", stream } } });
     try {
-      const token = await issue(logged, "ci-bot", "writer");
+      const token = await issueToken(logged, "ci-bot", "writer");
       await logged.app.inject({
         method: "PUT",
         url: `${API}/artifacts/classifier/aliases/canary`,

@@ -10,23 +10,14 @@ import { EMBEDDED_DATABASE, hashToken, mintToken } from "@cairn/storage";
 import Database from "better-sqlite3";
 import type { RouteOptions } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { API, buildFixture, expectError, type Fixture } from "./_fixture.js";
+import { API, buildFixture, expectError, type Fixture, issueToken } from "./_fixture.js";
 
 type Method = "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
 
 let fx: Fixture;
 let tokens: Record<"reader" | "writer" | "admin", string>;
 
-/** Creates a token straight in the store, as `cairn token create` does, and returns its secret. */
-async function issue(name: string, role: Role): Promise<string> {
-  const { token, secretHash } = mintToken();
-  await new Registry({ meta: fx.store.meta, content: fx.store.content, actor: "setup" }).createToken(
-    name,
-    role,
-    secretHash,
-  );
-  return token;
-}
+const issue = (name: string, role: Role): Promise<string> => issueToken(fx, name, role);
 
 function call(method: Method, url: string, token?: string, payload?: object, app: CairnApp = fx.app) {
   return app.inject({

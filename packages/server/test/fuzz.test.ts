@@ -17,11 +17,11 @@ import { createHash, randomInt } from "node:crypto";
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
 import { Writable } from "node:stream";
-import { httpStatusOf, MAX_CHUNK_SIZE, Registry, type Role } from "@cairn/core";
+import { httpStatusOf, MAX_CHUNK_SIZE, type Role } from "@cairn/core";
 import type { CairnApp } from "@cairn/server";
-import { chunkHash, mintToken, verifyStore } from "@cairn/storage";
+import { chunkHash, verifyStore } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API, buildFixture, bytesOf, type Fixture } from "./_fixture.js";
+import { API, buildFixture, bytesOf, type Fixture, issueToken } from "./_fixture.js";
 import { appWithRoutes, type RegisteredRoute } from "./_routes.js";
 
 const SEED = Number(process.env["CAIRN_FUZZ_SEED"] ?? randomInt(2 ** 31));
@@ -636,15 +636,7 @@ let tokens: Tokens;
 const pools: Pools = { sha256: [], chunks: [], sessions: [] };
 const logged: string[] = [];
 
-async function issue(name: string, role: Role): Promise<string> {
-  const { token, secretHash } = mintToken();
-  await new Registry({ meta: fx.store.meta, content: fx.store.content, actor: "setup" }).createToken(
-    name,
-    role,
-    secretHash,
-  );
-  return token;
-}
+const issue = (name: string, role: Role): Promise<string> => issueToken(fx, name, role);
 
 beforeAll(async () => {
   fx = await buildFixture();

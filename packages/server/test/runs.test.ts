@@ -3,26 +3,17 @@
  * bad batches are refused whole with INVALID; a changed param is 409; answers have the documented shapes
  * (non-finite metrics as the API's strings); the routes are in the OpenAPI document.
  */
-import { Registry, type Role } from "@cairn/core";
+import type { Role } from "@cairn/core";
 import { runSchemas } from "@cairn/server";
-import { mintToken } from "@cairn/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-import { API, buildFixture, expectError, expectShape, type Fixture } from "./_fixture.js";
+import { API, buildFixture, expectError, expectShape, type Fixture, issueToken } from "./_fixture.js";
 
 const { HistoryPage, RunView } = runSchemas;
 
 let fx: Fixture;
 
-async function issue(name: string, role: Role): Promise<string> {
-  const { token, secretHash } = mintToken();
-  await new Registry({ meta: fx.store.meta, content: fx.store.content, actor: "setup" }).createToken(
-    name,
-    role,
-    secretHash,
-  );
-  return token;
-}
+const issue = (name: string, role: Role): Promise<string> => issueToken(fx, name, role);
 
 function call(method: "GET" | "POST", url: string, payload?: object, token?: string) {
   return fx.app.inject({
