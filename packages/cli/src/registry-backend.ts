@@ -146,10 +146,6 @@ function embeddedBackend(ctx: Context, store: Store, registry: Registry): Regist
       return registry.meta.listVersions(name);
     },
     async publish(request, local, git) {
-      // A missing dataset or base is found out before the upload, not after it (publishVersion resolves
-      // them again).
-      for (const ref of [...(request.data ?? []), ...(request.base ? [request.base] : [])])
-        await registry.resolve(ref);
       const files = await storeLocalFiles(registry.content, local, `push ${request.name}`, ctx.out.json);
       const code = await storeCode(registry.content, git);
       // Packs durable and indexed before the version that refers to them is committed.
@@ -219,9 +215,6 @@ function remoteBackend(ctx: Context, client: CairnClient): RegistryBackend {
     listArtifacts: () => allPages((page) => client.listArtifacts(page)),
     listVersions: (name) => allPages((page) => client.listVersions(name, page)),
     async publish(request, local, git) {
-      // A missing dataset or base is found out before the upload, not after it (the server checks again).
-      for (const ref of [...(request.data ?? []), ...(request.base ? [request.base] : [])])
-        await client.resolve(ref);
       const pushed = await withProgress(ctx, `push ${request.name}`, sizeOf(local), (update) =>
         client.push({
           ...request,

@@ -96,8 +96,11 @@ export function registerPush(program: Command): void {
         const local = await collectFiles(paths);
         const git = await captureGit(paths, ctx.cwd);
 
-        const version = await withBackend(ctx, (registry) =>
-          registry.publish(
+        const version = await withBackend(ctx, async (registry) => {
+          // A missing dataset or base is found out before the upload, not after it (publishing checks again).
+          for (const ref of [...(opts.data ?? []), ...(opts.base !== undefined ? [opts.base] : [])])
+            await registry.resolve(ref);
+          return registry.publish(
             {
               name,
               params,
@@ -113,8 +116,8 @@ export function registerPush(program: Command): void {
             },
             local,
             git,
-          ),
-        );
+          );
+        });
         const size = version.files.reduce((sum, f) => sum + f.size, 0);
         ctx.out.result(
           version,
