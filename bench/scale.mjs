@@ -21,6 +21,10 @@
  *      BENCH_DURATION_S seconds): one `cairn serve` process vs two on the same database (connections spread
  *      over both), printed as a ratio. On a machine with fewer than 4 cores the bench, PostgreSQL and the
  *      servers share them, which caps the ratio; the core count is printed with it.
+ *
+ * For working on a query: BENCH_KEEP_DATABASE=1 keeps the seeded database (its name is printed) and
+ * BENCH_REUSE_DATABASE=<name> measures against one kept earlier instead of seeding (and keeps it);
+ * BENCH_ONLY=latency skips the HTTP part.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -45,6 +49,10 @@ const SERVER_URL =
   "postgres://postgres@127.0.0.1:5432/postgres";
 
 const GOALS = { p95_ms: 20 };
+const REUSE = process.env.BENCH_REUSE_DATABASE || "";
+const KEEP = Boolean(REUSE) || process.env.BENCH_KEEP_DATABASE === "1";
+const LATENCY_ONLY = process.env.BENCH_ONLY === "latency";
+if (REUSE && !/^[a-z_][a-z0-9_]*$/.test(REUSE)) throw new Error("BENCH_REUSE_DATABASE: not a database name");
 
 const withDatabase = (url, database) => {
   const parsed = new URL(url);
@@ -201,10 +209,10 @@ async function resolveLoad(urls, seconds) {
 }
 
 async function main() {
-  const name = `cairn_bench_scale_${process.pid}_${randomBytes(3).toString("hex")}`;
+  const name = REUSE || `cairn_bench_scale_${process.pid}_${randomBytes(3).toString("hex")}`;
   const admin = new pg.Client({ connectionString: SERVER_URL, connectionTimeoutMillis: 5000 });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  if (!REUSE) await admin.query(`CREATE DATABASE ${name}`);
   const url = withDatabase(SERVER_URL, name);
   const home = mkdtempSync(join(tmpdir(), "cairn-bench-scale-"));
   const servers = [];
@@ -216,10 +224,13 @@ async function main() {
     store = await openStore({ home, databaseUrl: url });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    const started = process.hrtime.bigint();
-    console.log(`seeding ${ARTIFACTS} artifacts × ${VERSIONS} versions into ${name} ...`);
-    await seed(client);
-    console.log(`  seeded in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+    if (REUSE) console.log(`measuring the database seeded earlier: ${name}`);
+    else {
+      const started = process.hrtime.bigint();
+      console.log(`seeding ${ARTIFACTS} artifacts × ${VERSIONS} versions into ${name} ...`);
+      await seed(client);
+      console.log(`  seeded in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
+    }
 
     const registry = new Registry({ meta: store.meta, content: store.content, actor: "bench" });
     const queries = [
@@ -254,6 +265,11 @@ async function main() {
     await client.end();
     await store.close();
     store = undefined;
+    if (LATENCY_ONLY) {
+      console.log(`\n${SAMPLES} samples each over ${ARTIFACTS * VERSIONS} versions (PostgreSQL, ${name}):\n`);
+      console.log(table(rows));
+      return;
+    }
 
     const env = { ...process.env, CAIRN_DATABASE_URL: url, CAIRN_HOME: home, NO_COLOR: "1" };
     for (const v of ["CAIRN_URL", "CAIRN_TOKEN", "CAIRN_BLOB_URL", "CAIRN_DEBUG"]) delete env[v];
@@ -284,7 +300,8 @@ async function main() {
       await s.exited;
     }
     if (store) await store.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (KEEP) console.log(`kept the database ${name} (BENCH_REUSE_DATABASE=${name} measures it again)`);
+    else await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
     rmSync(home, { recursive: true, force: true });
   }

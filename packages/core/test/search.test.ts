@@ -79,8 +79,8 @@ describe("search language", () => {
     for (const dialect of [sqliteDialect, postgresDialect]) {
       for (const kind of ["versions", "runs"] as const) {
         const plan = compileSearch(parseSearch(text), { kind, dialect });
-        const statements = [plan.scan, plan.scanned, plan.missing, plan.sorted];
-        expect(statements.filter((s) => s !== undefined)).toHaveLength(4);
+        const statements = [plan.scan, plan.scanned, plan.walk, plan.missing, plan.sorted];
+        expect(statements.filter((s) => s !== undefined)).toHaveLength(5);
         for (const statement of statements) {
           const { sql, params } = statement ?? { sql: "", params: [] };
           expect(sql).not.toMatch(/DROP|1=1|;|--/);

@@ -15,6 +15,7 @@ export {
   type SqlValue,
   type Statement,
   sqliteDialect,
+  WALK_MIN_HITS,
 } from "./compile.js";
 export {
   planSearch,

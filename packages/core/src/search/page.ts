@@ -10,6 +10,7 @@ import {
   type SearchKind,
   type SqlDialect,
   type Statement,
+  WALK_MIN_HITS,
 } from "./compile.js";
 import { encodeCursor, type SortValue } from "./cursor.js";
 import { parseSearch } from "./parse.js";
@@ -62,8 +63,14 @@ export function* searchSteps(
     rows = yield plan.scan;
     if (rows.length < want && plan.scanned !== undefined) {
       const [counted] = yield plan.scanned;
-      // The scan stopped at its budget, not at the end of the index: the filter is narrow, so it drives.
-      if (Number(counted?.n) >= plan.budget) return toSearchPage(plan, yield plan.sorted);
+      // The scan stopped at its budget, not at the end of the index: the filter is narrow. If the budget held a
+      // few hits, walking on with the filter's sets built once reaches the page's end within a bounded number
+      // of entries; fewer, and sorting the (few) hits is cheaper than a walk that long.
+      if (Number(counted?.n) >= plan.budget) {
+        if (plan.walk === undefined || rows.length < WALK_MIN_HITS)
+          return toSearchPage(plan, yield plan.sorted);
+        rows = yield plan.walk;
+      }
     }
   }
   if (rows.length < want && plan.missing !== undefined) rows = rows.concat(yield plan.missing);

@@ -12,6 +12,7 @@ import {
   SCAN_BUDGET,
   type SearchPage,
   type SearchRequest,
+  WALK_MIN_HITS,
 } from "@cairn/core";
 import type { Store } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -456,6 +457,12 @@ export function runSearchContract(driver: string, open: () => Promise<Store>): v
         const id = `wide-${String(i).padStart(5, "0")}`;
         await startRun(id, i % 100 === 0 ? "needle" : "haystack", 1000 + i);
         await log(id, "depth", value(i));
+        // The same narrow set as a tag (a part the filter matches as a set, not a joined column).
+        if (i % 100 === 0) {
+          await store.tracking.logToRun(id, {
+            tags: { pin: "needle", ...(i % 500 === 0 ? { rare: "yes" } : {}) },
+          });
+        }
       }
       const needles = batch.filter((i) => i % 100 === 0).map((i) => `wide-${String(i).padStart(5, "0")}`);
       const depth = (id: string) => value(Number(id.slice(5)));
@@ -464,6 +471,21 @@ export function runSearchContract(driver: string, open: () => Promise<Store>): v
         const expected = ordered(needles, depth, dir === "desc");
         expect(await ids(query)).toEqual(expected);
         expect(await walk(query, 4)).toEqual(expected);
+        const tagged = `tags.pin = 'needle' order by metrics.depth ${dir}`;
+        expect(await walk(tagged, 3)).toEqual(expected);
+        // Two sets at once, one of them bounding nothing: only hits in both, in order.
+        const both = `tags.pin = 'needle' and metrics.depth >= 0.5 order by metrics.depth ${dir}`;
+        expect(await walk(both, 2)).toEqual(expected.filter((id) => depth(id) >= 0.5));
+        // The creation order (the default is newest first), through the runs' own index.
+        const byStart = `tags.pin = 'needle' order by created_at ${dir}`;
+        const started = [...needles].sort().reverse();
+        expect(await walk(byStart, 4)).toEqual(dir === "desc" ? started : [...started].reverse());
+        // Fewer hits in a scan's budget than a walk needs: all hits are sorted instead, to the same answer.
+        const rare = needles.filter((id) => Number(id.slice(5)) % 500 === 0);
+        expect(rare.length).toBeLessThan(WALK_MIN_HITS);
+        expect(await walk(`tags.rare = 'yes' order by metrics.depth ${dir}`, 1)).toEqual(
+          ordered(rare, depth, dir === "desc"),
+        );
         // And a broad filter over the same runs: the index walk finds them.
         const broad = await ids(`experiment = 'haystack' order by metrics.depth ${dir}`, { limit: 5 });
         expect(broad).toEqual(
