@@ -8,6 +8,7 @@ import {
   type Alias,
   type AliasEvent,
   type AliasMove,
+  type AliasResolution,
   type ApiToken,
   type Artifact,
   type ArtifactSummary,
@@ -323,6 +324,21 @@ export class PostgresMetadataStore implements MetadataStore {
       [artifact, alias],
     );
     return row === undefined ? null : toAlias(row);
+  }
+
+  /**
+   * The version an alias points at in one statement (the server's hottest read): three round trips before.
+   * Only a miss costs a second one, to say whether the artifact or the alias is missing.
+   */
+  async resolveAlias(artifact: string, alias: string): Promise<AliasResolution> {
+    const sql = this.db.pooled(`cannot resolve ${artifact}@${alias}`);
+    const found = await findVersion(
+      sql,
+      "a.name = $1 AND v.id = (SELECT al.version_id FROM aliases al WHERE al.artifact_id = a.id AND al.alias = $2)",
+      [artifact, alias],
+    );
+    if (found !== null) return found;
+    return (await artifactRow(sql, artifact)) === undefined ? "no-artifact" : "no-alias";
   }
 
   async listAliases(artifact: string): Promise<Alias[]> {
