@@ -26,9 +26,10 @@ export class PipelineWorker {
   constructor() {
     // Resolved next to this file in the built output (dist/chunking/), which is what tests and the CLI load.
     this.worker = new Worker(new URL("./_pipeline-worker.js", import.meta.url), {
-      // Workers inherit the parent's flags, but `--input-type` (from `node --input-type=module -e …`) makes
-      // Node refuse to load a worker from a file.
-      execArgv: process.execArgv.filter((flag) => !flag.startsWith("--input-type")),
+      // None of the parent's flags: the worker runs only this package's code, and Node refuses to start a
+      // worker given V8 options (`node --trace-gc`, `--max-semi-space-size`) or `--input-type` (from
+      // `node --input-type=module -e …`), which would fail every push of a process started with them.
+      execArgv: [],
     });
     this.worker.unref();
     this.worker.on("message", (reply: PipelineReply) => {
