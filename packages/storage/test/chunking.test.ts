@@ -350,6 +350,21 @@ describe("chunkStream: the pipelined path", () => {
     expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
   });
 
+  it("chunks with its workers in a process started with V8 options (node --trace-gc, --max-semi-space-size)", () => {
+    const script = `
+      import { createHash } from "node:crypto";
+      import { chunkStream } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+      const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+      const file = chunkStream([big], { blockSize: 1024 * 1024 });
+      let n = 0;
+      for await (const _ of file) n++;
+      console.log(n > 1 && file.sha256 === createHash("sha256").update(big).digest("hex") ? "chunked" : "wrong");`;
+    const flags = ["--trace-gc", "--max-semi-space-size=32", "--input-type=module"];
+    const run = spawnSync(process.execPath, [...flags, "-e", script], { encoding: "utf8", timeout: 20_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim().split("\n").at(-1)).toBe("chunked");
+  });
+
   it("a failing source fails the iteration with its error", async () => {
     async function* failing(): AsyncGenerator<Uint8Array> {
       yield bytes.subarray(0, 9 * MiB);
