@@ -1,6 +1,6 @@
 /**
- * @module How `cairn push --url` cuts files: with the chunk store's engine (the gear scan and sha256 on a worker
- * thread, the file read straight into reused blocks) instead of the SDK's portable one-thread chunker. Same
+ * @module How `cairn push --url` cuts files: with the chunk store's engine (the gear scan and sha256 on worker
+ * threads, the file read straight into reused blocks) instead of the SDK's portable one-thread chunker. Same
  * chunks, about twice the speed. The store's code is loaded when the first file is chunked, so remote commands
  * that push nothing (list, show, alias …) start without it.
  */
@@ -27,7 +27,8 @@ class StoreChunkedFile implements ChunkedFile {
   async *[Symbol.asyncIterator](): AsyncIterator<NamedChunk> {
     if (this.inner) throw new Error("storeChunker: a file can be chunked only once");
     const { chunkStream, fileSource } = await import("@cairn/storage");
-    this.inner = chunkStream(this.local ? fileSource(this.local.path) : this.source);
+    // Transient: each chunk a view of the block being read, which the push copies before asking for the next.
+    this.inner = chunkStream(this.local ? fileSource(this.local.path) : this.source, { transient: true });
     yield* this.inner;
   }
 

@@ -28,6 +28,7 @@ export interface LocalFile {
  * stream's are not): chunks may be views of them. @cairn/storage's `chunkStream` is one. When the bytes are a
  * local file, `local` names it: a chunker that reads files itself may read it instead of `source` (the chunk
  * store's `chunkStream(fileSource(local.path))` reads it straight into reused blocks, no fresh memory per read).
+ * A chunk's `data` need only stay valid until the next chunk is asked for: a push copies what it keeps.
  */
 export type ChunkFile = (source: AsyncIterable<Uint8Array>, local?: LocalFile) => ChunkedFile;
 

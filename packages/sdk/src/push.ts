@@ -12,6 +12,7 @@ import {
   FRAME_HEADER_SIZE,
   frameHeader,
   invalid,
+  MAX_CHUNK_SIZE,
   normaliseFilePath,
   type PublishInput,
   TRANSFER_LIMITS,
@@ -72,6 +73,7 @@ export interface TransferSettings {
 const QUESTION_CHUNKS = 1024;
 const QUESTION_BYTES = 16 * 1024 * 1024;
 const READ_PIECE = 1024 * 1024;
+const BODY_PIECE = 1024 * 1024;
 const HEARTBEAT_MS = 20_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -144,46 +146,58 @@ async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
 }
 
 /**
- * Frames chunks into one pack body, streamed: the chunks are the body (no pack-sized copy of them is made), and a
- * retry streams them again.
+ * Reused byte buffers of one size. Fresh memory per question or pack costs page faults, and V8 answers the
+ * growth of memory outside its heap with full garbage collections: together they took as long as sending the
+ * bytes. A push keeps at most a few of each, and drops them all when it ends.
  */
-function packBody(chunks: readonly NamedChunk[]): ReadableStream<Uint8Array> {
-  let next = 0;
-  let header = true;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const chunk = chunks[next];
-      if (!chunk) return controller.close();
-      if (header) controller.enqueue(frameHeader(chunk.hash, chunk.data.byteLength));
-      else {
-        controller.enqueue(chunk.data);
-        next++;
-      }
-      header = !header;
-    },
-  });
+class BufferPool {
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly size: number) {}
+
+  take(): Buffer {
+    // Unzeroed: every byte handed on is written first.
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  give(buffer: Buffer): void {
+    this.spare.push(buffer);
+  }
 }
 
-const framedBytes = (chunks: readonly NamedChunk[]): number =>
-  chunks.reduce((sum, c) => sum + FRAME_HEADER_SIZE + c.data.byteLength, 0);
+/** Chunks waiting for the server to say which it lacks: their bytes, copied back to back into one buffer. */
+interface Question {
+  buffer: Buffer;
+  used: number;
+  chunks: NamedChunk[];
+}
+
+/** One pack upload's body being built: chunk frames back to back, and where each frame starts. */
+interface Pack {
+  buffer: Buffer;
+  used: number;
+  frames: { hash: string; at: number; length: number }[];
+}
 
 /**
  * Packs on the wire at once. Two keep the server busy: it stores one while the next arrives, instead of
- * idling through each answer's round trip. With the pack filling meanwhile, at most three packs' chunks are
- * held in memory.
+ * idling through each answer's round trip. With the pack filling meanwhile, at most three packs are held.
  */
 const PACKS_IN_FLIGHT = 2;
 
 /**
  * Decides which chunks go up and sends them: each distinct chunk is asked about once; the missing ones fill a
  * pack, sent while the next fills (at most PACKS_IN_FLIGHT packs on the wire).
+ *
+ * A chunk's bytes are copied in when it is offered, so a chunker may hand out views of memory it reuses for
+ * the next chunk; the missing chunks are then framed into one contiguous pack body, sent in one piece.
  */
 class PackSender {
   private readonly offered = new Set<string>();
-  private question: NamedChunk[] = [];
-  private questionBytes = 0;
-  private pack: NamedChunk[] = [];
-  private packBytes = 0;
+  private readonly questions = new BufferPool(QUESTION_BYTES);
+  private readonly packs: BufferPool;
+  private question: Question | undefined;
+  private pack: Pack | undefined;
   private packCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
   /** The question out now; questions are answered one at a time, so packs keep the files' chunk order. */
@@ -197,7 +211,10 @@ class PackSender {
     private readonly base: string,
     private readonly settings: TransferSettings,
     private readonly onSent: () => void,
-  ) {}
+  ) {
+    // Room for a full pack plus the frame that crosses the mark.
+    this.packs = new BufferPool(settings.packBytes + FRAME_HEADER_SIZE + MAX_CHUNK_SIZE);
+  }
 
   get chunks(): number {
     return this.offered.size;
@@ -206,9 +223,18 @@ class PackSender {
   async offer(chunk: NamedChunk): Promise<void> {
     if (this.offered.has(chunk.hash)) return;
     this.offered.add(chunk.hash);
-    this.question.push(chunk);
-    this.questionBytes += chunk.data.byteLength;
-    if (this.question.length >= QUESTION_CHUNKS || this.questionBytes >= QUESTION_BYTES) await this.askNext();
+    const length = chunk.data.byteLength;
+    if (
+      this.question &&
+      (this.question.used + length > QUESTION_BYTES || this.question.chunks.length >= QUESTION_CHUNKS)
+    ) {
+      await this.askNext();
+    }
+    this.question ??= { buffer: this.questions.take(), used: 0, chunks: [] };
+    const q = this.question;
+    q.buffer.set(chunk.data, q.used);
+    q.chunks.push({ hash: chunk.hash, data: q.buffer.subarray(q.used, q.used + length) });
+    q.used += length;
   }
 
   /** Sends everything still waiting and waits for the last pack. */
@@ -216,7 +242,7 @@ class PackSender {
     await this.askNext();
     await this.asking;
     this.rethrow();
-    if (this.pack.length > 0) await this.ship();
+    if (this.pack) await this.ship();
     await Promise.all(this.inFlight);
     this.rethrow();
   }
@@ -229,25 +255,35 @@ class PackSender {
   /** Puts the waiting chunks' question out once the one before it is answered. */
   private async askNext(): Promise<void> {
     const batch = this.question;
-    this.question = [];
-    this.questionBytes = 0;
+    this.question = undefined;
     await this.asking;
     this.rethrow();
+    if (!batch) return;
     // Kept as a promise that never rejects, like an upload: its failure is thrown by the next caller.
     this.asking = this.ask(batch).catch((error: unknown) => {
       this.failure ??= { error };
     });
   }
 
-  private async ask(batch: NamedChunk[]): Promise<void> {
-    if (batch.length === 0) return;
-    const missing = await this.missing(batch.map((c) => c.hash));
-    for (const chunk of batch) {
-      if (!missing.has(chunk.hash)) continue;
-      this.pack.push(chunk);
-      this.packBytes += chunk.data.byteLength;
-      if (this.packBytes >= this.settings.packBytes) await this.ship();
+  private async ask(batch: Question): Promise<void> {
+    try {
+      const missing = await this.missing(batch.chunks.map((c) => c.hash));
+      for (const chunk of batch.chunks) if (missing.has(chunk.hash)) await this.frame(chunk);
+    } finally {
+      this.questions.give(batch.buffer);
     }
+  }
+
+  /** Adds a chunk's frame to the pack being filled; a full pack is sent. */
+  private async frame(chunk: NamedChunk): Promise<void> {
+    this.pack ??= { buffer: this.packs.take(), used: 0, frames: [] };
+    const pack = this.pack;
+    const length = chunk.data.byteLength;
+    pack.frames.push({ hash: chunk.hash, at: pack.used, length });
+    pack.buffer.set(frameHeader(chunk.hash, length), pack.used);
+    pack.buffer.set(chunk.data, pack.used + FRAME_HEADER_SIZE);
+    pack.used += FRAME_HEADER_SIZE + length;
+    if (pack.used >= this.settings.packBytes) await this.ship();
   }
 
   /** Which of `hashes` the server lacks (and, from now on, holds for this session). */
@@ -266,48 +302,80 @@ class PackSender {
   }
 
   private async ship(): Promise<void> {
-    const chunks = this.pack;
-    this.pack = [];
-    this.packBytes = 0;
     while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
     this.rethrow();
+    const pack = this.pack;
+    this.pack = undefined;
+    if (!pack) return;
     const n = ++this.packCount;
     // Kept as a promise that never rejects, so a failure waits to be thrown here, not as an unhandled one.
-    const upload = this.upload(n, chunks)
+    const upload = this.upload(n, pack)
       .catch((error: unknown) => {
         this.failure ??= { error };
       })
-      .finally(() => this.inFlight.delete(upload));
+      .finally(() => {
+        this.packs.give(pack.buffer);
+        this.inFlight.delete(upload);
+      });
     this.inFlight.add(upload);
   }
 
   /**
    * Sends one pack. After a dropped connection (or a 5xx) the server has kept every whole chunk it received:
-   * ask again which it lacks, and send only those.
+   * ask again which it lacks, and send only those (their frames moved together at the front of the buffer).
    */
-  private async upload(n: number, chunks: NamedChunk[]): Promise<void> {
-    let rest = chunks;
+  private async upload(n: number, pack: Pack): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const body = packBody(rest);
       try {
-        this.sentBytes += framedBytes(rest);
+        this.sentBytes += pack.used;
         await this.http.json("PUT", `${this.base}/packs/${n}`, {
-          body,
+          body: streamOf(pack.buffer.subarray(0, pack.used)),
           headers: { "content-type": CHUNK_FRAMES_TYPE },
         });
-        this.sentChunks += rest.length;
+        this.sentChunks += pack.frames.length;
         this.onSent();
         return;
       } catch (error) {
         if (!(error instanceof RemoteError && error.retryable) || attempt >= this.settings.retries)
           throw error;
         await sleep(backoff(attempt));
-        const missing = await this.missing(rest.map((c) => c.hash));
-        rest = rest.filter((c) => missing.has(c.hash));
-        if (rest.length === 0) return;
+        const missing = await this.missing(pack.frames.map((f) => f.hash));
+        keepFrames(pack, (hash) => missing.has(hash));
+        if (pack.frames.length === 0) return;
       }
     }
   }
+}
+
+/**
+ * Bytes as a stream body, in large pieces. Not the bytes themselves: fetch copies a byte body whole before
+ * sending it (as the Fetch standard says), a second copy of every pack into fresh memory.
+ */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.byteLength) return controller.close();
+      controller.enqueue(bytes.subarray(at, at + BODY_PIECE));
+      at += BODY_PIECE;
+    },
+  });
+}
+
+/** Keeps only the frames `keep` accepts, moved together in order at the front of the pack's buffer. */
+function keepFrames(pack: Pack, keep: (hash: string) => boolean): void {
+  const kept: Pack["frames"] = [];
+  let used = 0;
+  for (const frame of pack.frames) {
+    if (!keep(frame.hash)) continue;
+    const size = FRAME_HEADER_SIZE + frame.length;
+    // Never forward: a kept frame only moves towards the front, so copyWithin reads bytes not yet overwritten.
+    pack.buffer.copyWithin(used, frame.at, frame.at + size);
+    kept.push({ ...frame, at: used });
+    used += size;
+  }
+  pack.frames = kept;
+  pack.used = used;
 }
 
 interface ContentBody {
