@@ -144,6 +144,38 @@ await describePostgres("metadata", (db) => {
       expect((await store.chunkIndex().locateChunks(hashes)).size).toBe(0);
     });
 
+    it("a version written before migration 9 (params as jsonb) reads and searches the same after the upgrade", async () => {
+      const { MIGRATIONS } = await import("../dist/postgres/_migrations.js");
+      await db.admin.query(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)",
+      );
+      for (let v = 1; v <= 8; v++) {
+        await db.admin.query(MIGRATIONS[v - 1]!);
+        await db.admin.query("INSERT INTO schema_migrations VALUES ($1, 'before')", [v]);
+      }
+      const params = { zeta: 1, lr: 0.1, optimizer: { name: "adam", b: 2 } };
+      await db.admin.query(
+        `WITH a AS (INSERT INTO artifacts (name, type, created_at) VALUES ('resnet', 'model', $1) RETURNING id)
+         INSERT INTO versions (artifact_id, version, seq, created_at, created_by, params, major, minor, patch)
+         SELECT id, '1.0.0', 1, $1, 'ada', $2::jsonb, 1, 0, 0 FROM a`,
+        [new Date().toISOString(), JSON.stringify(params)],
+      );
+
+      const store = await connect();
+      expect(await appliedMigrations()).toEqual(MIGRATIONS.map((_, i) => i + 1));
+      // The same values; the keys stay in the order jsonb had put them in (the order given was never stored).
+      const old = await store.getVersion("resnet", "1.0.0");
+      expect(old?.params).toEqual(params);
+      expect(Object.keys(old!.params)).toEqual(["lr", "zeta", "optimizer"]);
+      const later = { zeta: 2, lr: 0.1 };
+      await store.createVersion(version("1.1.0", { params: later }), audit(), () => audit());
+      expect(JSON.stringify((await store.getVersion("resnet", "1.1.0"))?.params)).toBe(JSON.stringify(later));
+      const page = await store
+        .search()
+        .search({ kind: "versions", query: "params.lr = 0.1 order by params.zeta" });
+      expect(page.hits.map((hit) => hit.kind === "version" && hit.version)).toEqual(["1.0.0", "1.1.0"]);
+    });
+
     it("refuses a database written by a newer cairn rather than misreading it", async () => {
       await connect();
       await db.admin.query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'later')");

@@ -66,7 +66,8 @@ export const postgresDialect: SqlDialect = {
   paramSource: (kind, id) => {
     const value = kind === "versions" ? "p.value" : "p.value::jsonb";
     return {
-      from: kind === "versions" ? "jsonb_each(v.params) p" : "run_params p",
+      // versions.params is json (its text as the user wrote it); the cast gives jsonb's functions a value.
+      from: kind === "versions" ? "jsonb_each(v.params::jsonb) p" : "run_params p",
       owner: kind === "versions" ? undefined : `p.run_id = ${id}`,
       number: `CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value} #>> '{}')::float8 END`,
       text: `CASE WHEN jsonb_typeof(${value}) = 'string' THEN ${value} #>> '{}' END`,

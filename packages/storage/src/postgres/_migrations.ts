@@ -1,8 +1,9 @@
 /**
  * @module The PostgreSQL schema, as an ordered list of migrations. Migration N makes the same change as the
  * SQLite driver's migration N (../sqlite/_migrations.ts), in PostgreSQL's dialect: bigint identity keys,
- * bytea for binary hashes, jsonb for JSON. A database records the ones it has in `schema_migrations`. Never
- * edit a released migration: append a new one, here and in SQLite's list, with the same number.
+ * bytea for binary hashes, jsonb for JSON (json where its text must come back as written). A database records
+ * the ones it has in `schema_migrations`. Never edit a released migration: append a new one, here and in
+ * SQLite's list, with the same number.
  *
  * Text columns that are sorted or compared use the "C" collation: byte order, as SQLite compares text, so
  * both drivers list names, paths and aliases in the same order whatever the database's locale.
@@ -355,5 +356,12 @@ export const MIGRATIONS: readonly string[] = [
     SELECT p.session_id, p.id FROM packs p JOIN upload_sessions s ON s.id = p.session_id;
   DROP INDEX packs_session;
   ALTER TABLE packs DROP COLUMN session_id;
+  `,
+  // 9: a version's params as json, not jsonb: json keeps the text as written, so the keys come back in the order
+  // the user gave them, as SQLite keeps them (jsonb reorders keys: shortest first, then by bytes). Search reads
+  // them through a cast to jsonb (core's search/compile.ts). Rows written before this keep jsonb's order: the
+  // conversion writes out jsonb's text, and the order they were given in was never stored.
+  `
+  ALTER TABLE versions ALTER COLUMN params TYPE json USING params::json;
   `,
 ];

@@ -25,7 +25,7 @@ import { COPY_LOCK } from "./_locks.js";
 
 const quote = (name: string): string => `"${name}"`;
 
-/** JSON columns are read as text (jsonb's own spelling; the value is the same). */
+/** JSON columns are read as text: json's as written, jsonb's in its own spelling (the value is the same). */
 const selectExpression = (name: string, type: ColumnType): string =>
   type === "json" ? `${quote(name)}::text` : quote(name);
 

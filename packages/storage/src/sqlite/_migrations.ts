@@ -359,4 +359,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   -- no change
   `,
+  // 9: nothing here either. PostgreSQL's migration 9 stores versions.params as json, keeping its keys in the
+  // order given, as this TEXT column always has.
+  `
+  -- no change
+  `,
 ];

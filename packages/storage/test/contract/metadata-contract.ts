@@ -172,6 +172,28 @@ export function runMetadataContract(
         expect(await store.getVersionBySeq("resnet", 1)).toEqual(expected);
       });
 
+      it("gives a version's params back with their keys in the order given, nested objects too", async () => {
+        // An order a database might prefer instead: shortest key first, then by bytes (PostgreSQL's jsonb).
+        const params = {
+          zeta: 1,
+          lr: 0.1,
+          batch_size: 32,
+          a: { y: 1, x: 2 },
+          optimizer: { name: "adam", b: 2 },
+        };
+        const given = JSON.stringify(params);
+        const created = await create("resnet", "1.0.0", { params, aliases: ["production"] });
+        const reads = [
+          created,
+          await store.getVersion("resnet", "1.0.0"),
+          await store.getVersionBySeq("resnet", 1),
+          ...(store.resolveAlias === undefined ? [] : [await store.resolveAlias("resnet", "production")]),
+        ];
+        for (const read of reads) {
+          expect(typeof read === "object" && read !== null && JSON.stringify(read.params)).toBe(given);
+        }
+      });
+
       it("round-trips NaN, +Infinity, -Infinity and -0 metrics exactly", async () => {
         const metrics = {
           nan: Number.NaN,
