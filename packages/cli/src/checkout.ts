@@ -4,7 +4,7 @@
  * remote — with the recorded uncommitted patch applied, so the files are byte-identical to what was trained.
  * The checkout is made under a temporary name and moved to its place only when everything else is done.
  */
-import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CairnError, type CodeInfo, integrity, notFound } from "@cairn/core";
@@ -106,9 +106,23 @@ export async function moveCheckout(checkout: Checkout, to: string): Promise<void
   else await rename(checkout.dir, to);
 }
 
+/**
+ * The repository root a folder is a worktree of (its `.git` is a file pointing there), for a checkout another
+ * process made; null for a clone, or a folder git had not yet made a worktree.
+ */
+export async function worktreeOwner(dir: string): Promise<string | null> {
+  const dotGit = await lstat(path.join(dir, ".git")).catch(() => null);
+  if (dotGit?.isFile() !== true) return null;
+  // The main work tree comes first; the first line only, untrimmed: a folder name may end in a space.
+  const list = await tryGit(dir, ["worktree", "list", "--porcelain"]);
+  const first = list?.toString("utf8").split("\n")[0] ?? "";
+  return first.startsWith("worktree ") ? first.slice("worktree ".length) : null;
+}
+
 /** Removes a checkout that will not be finished, with git's record of a worktree. Never throws. */
 export async function abandonCheckout(dir: string, worktreeOf: string | null): Promise<void> {
-  if (worktreeOf !== null) await tryGit(worktreeOf, ["worktree", "remove", "--force", dir]);
+  // Twice: a worktree whose `git worktree add` was killed is still locked ("initializing").
+  if (worktreeOf !== null) await tryGit(worktreeOf, ["worktree", "remove", "--force", "--force", dir]);
   await rm(dir, { recursive: true, force: true }).catch(() => {});
   if (worktreeOf !== null) await tryGit(worktreeOf, ["worktree", "prune"]);
 }

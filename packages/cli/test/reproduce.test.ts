@@ -4,14 +4,19 @@
  * and a command, promoted; the reproduced folder then holds the same code bytes (uncommitted patch included),
  * the same data bytes at the recorded path and the same params — and running the recorded command there makes
  * the same model. Embedded, and through a real `cairn serve`; as a worktree of the repository, and as a clone
- * of the recorded remote. A commit that cannot be reached fails cleanly and leaves nothing behind.
+ * of the recorded remote. A commit that cannot be reached fails cleanly and leaves nothing behind, and what a
+ * run killed with SIGKILL left (its partial folder, its worktree) is removed by the next run.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
+import { partialFolderName } from "@cairn/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   git,
+  type RunningCli,
   type RunResult,
   removeSandboxes,
   type Sandbox,
@@ -133,6 +138,20 @@ function expectReproduced(s: Sandbox, dir: string, trained: Trained): void {
   expect(JSON.parse(readFileSync(join(dir, "params.json"), "utf8"))).toEqual({ lr: 0.01, epochs: 3 });
   execFileSync(process.execPath, ["train.mjs"], { cwd: dir });
   expect(sha256(readFileSync(join(dir, "out/model.bin")))).toBe(trained.model);
+}
+
+/** Waits, checking every 2 ms, until `found` returns a value; fails if the process ends first. */
+async function whileRunning<T>(run: RunningCli, found: () => T | undefined, what: string): Promise<T> {
+  let ended = false;
+  void run.done.then(() => {
+    ended = true;
+  });
+  for (;;) {
+    const value = found();
+    if (value !== undefined) return value;
+    if (ended) throw new Error(`the process ended before ${what}:\n${(await run.done).stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** No folder named like `dir`, half-made or not, next to it. */
@@ -280,5 +299,48 @@ describe("cairn reproduce, when it cannot finish", () => {
     expectNothingLeft(s.root, "repro");
     expect(readdirSync(join(s.root, "outside"))).toEqual([]);
     expect(git(s, s.cwd, "worktree", "list").split("\n")).toHaveLength(1);
+  });
+
+  it("after a run killed with SIGKILL, the next one removes its partial folder and worktree, and finishes", async () => {
+    const s = await sandbox();
+    git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
+    s.write("train.py", "print('hi')\n");
+    git(s, s.cwd, "add", "train.py");
+    git(s, s.cwd, "commit", "--quiet", "-m", "only here");
+    // Large enough that the kill lands while the data is still being pulled.
+    const rows = randomBytes(48 * 1024 * 1024);
+    s.write("../big/rows.bin", rows);
+    await s.ok(["push", "big", join(s.root, "big"), "--type", "dataset", "--version", "1.0.0"]);
+    const runId = (await s.json<{ id: string }>(["run", "start", "--data", "big@1.0.0"])).id;
+    const partials = () => readdirSync(s.root).filter((f) => f.startsWith(".repro.cairn-partial-"));
+
+    const killed = s.start(["reproduce", runId, "-o", "../repro"]);
+    // The worktree is made and the data is on its way in.
+    const partial = await whileRunning(
+      killed,
+      () => partials().find((f) => existsSync(join(s.root, f, "data/big"))),
+      "it pulled data",
+    );
+    killed.child.kill("SIGKILL");
+    expect((await killed.done).signal, "it finished before it was killed").toBe("SIGKILL");
+    expect(existsSync(join(s.root, "repro"))).toBe(false);
+    expect(git(s, s.cwd, "worktree", "list")).toContain(join(s.root, partial));
+    // A reproduce running now, into another folder here: its partial folder is not touched.
+    const live = partialFolderName("other", { host: hostname(), pid: process.pid }, "0123abcd");
+    mkdirSync(join(s.root, live));
+
+    const again = await s.run(["reproduce", runId, "-o", "../repro"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr.trim().split("\n")).toEqual([
+      `removed what a killed \`cairn reproduce\` left in ${s.root}: ${partial}`,
+    ]);
+    expect(readFileSync(join(s.root, "repro/data/big/rows.bin")).equals(rows)).toBe(true);
+    expect(readFileSync(join(s.root, "repro/train.py"), "utf8")).toBe("print('hi')\n");
+    expect(partials()).toEqual([]);
+    expect(existsSync(join(s.root, live))).toBe(true);
+    const worktrees = git(s, s.cwd, "worktree", "list", "--porcelain")
+      .split("\n")
+      .filter((line) => line.startsWith("worktree "));
+    expect(worktrees).toEqual([`worktree ${s.cwd}`, `worktree ${join(s.root, "repro")}`]);
   });
 });

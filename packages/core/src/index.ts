@@ -98,10 +98,13 @@ export {
   checkDataPath,
   type DataInput,
   defaultDataPath,
+  type PartialOwner,
   parseDataInput,
+  partialFolderName,
   placeData,
   planReproduction,
   type ReproducePlan,
+  stalePartialFolders,
 } from "./reproduce.js";
 export {
   checkExperimentName,

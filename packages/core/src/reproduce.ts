@@ -1,7 +1,8 @@
 /**
  * @module Reproduction: where a run's data versions sat in its working tree (`--data imdb@2.1.0=data/imdb`),
  * and the plan `cairn reproduce` follows to rebuild that tree — the code at the recorded commit with its
- * uncommitted patch, each data version at its path, the params and the command. Pure; the CLI does the I/O.
+ * uncommitted patch, each data version at its path, the params and the command — and the name of the hidden
+ * folder it builds in, which tells a killed run's leftovers from a live one's. Pure; the CLI does the I/O.
  */
 import { invalid, notFound } from "./errors.js";
 import { normaliseFilePath } from "./paths.js";
@@ -121,4 +122,39 @@ export function planReproduction(
     command: run?.command ?? null,
     run: version ? version.run : (run?.id ?? null),
   };
+}
+
+/** Who builds a partial folder: the machine and the process, so a later run can tell a killed one's leftovers. */
+export interface PartialOwner {
+  host: string;
+  pid: number;
+}
+
+// A host name as it can sit in a folder name.
+const folderSafe = (host: string): string => host.replace(/[^A-Za-z0-9.-]/g, "_");
+
+const PARTIAL_FOLDER = /^\..+\.cairn-partial-(.+)-(\d+)-[0-9a-f]+$/;
+
+/**
+ * The hidden folder next to DIR that `cairn reproduce` builds it in: `.NAME.cairn-partial-HOST-PID-NONCE`. The
+ * owner is in the name, not in a file inside: the folder is the checkout, and every file in it is the user's.
+ */
+export function partialFolderName(name: string, owner: PartialOwner, nonce: string): string {
+  return `.${name}.cairn-partial-${folderSafe(owner.host)}-${owner.pid}-${nonce}`;
+}
+
+/**
+ * The partial folders among a folder's entries that a killed `cairn reproduce` left: made on this host by a
+ * process that no longer runs. Never one of a live process (a reproduce running now, or a reused pid: kept
+ * until that process ends), of another host sharing the folder (its pids mean nothing here), or any other name.
+ */
+export function stalePartialFolders(
+  names: readonly string[],
+  here: { host: string; isProcessAlive(pid: number): boolean },
+): string[] {
+  const host = folderSafe(here.host);
+  return names.filter((name) => {
+    const owner = PARTIAL_FOLDER.exec(name);
+    return owner !== null && owner[1] === host && !here.isProcessAlive(Number(owner[2]));
+  });
 }

@@ -1,9 +1,16 @@
 /**
  * Where a run's data versions sit (`--data REF=PATH`) and the plan `cairn reproduce` follows: refs with semver
  * ranges keep their `=`, paths stay inside the repository and never overlap, and a version takes the data
- * paths and command of the run that made it.
+ * paths and command of the run that made it; the partial folder it builds in names its owner, so only those of
+ * dead processes on this host count as left over.
  */
-import { parseDataInput, placeData, planReproduction } from "@cairn/core";
+import {
+  parseDataInput,
+  partialFolderName,
+  placeData,
+  planReproduction,
+  stalePartialFolders,
+} from "@cairn/core";
 import { describe, expect, it } from "vitest";
 import { caught } from "./helpers.js";
 
@@ -77,5 +84,32 @@ describe("the reproduction plan", () => {
 
   it("refuses what records no code: NOT_FOUND", () => {
     caught("NOT_FOUND", () => planReproduction({ run: { ...run, code: null } }));
+  });
+});
+
+describe("partial folders left by a killed reproduce", () => {
+  const here = { host: "gpu-node-7.lab", isProcessAlive: (pid: number) => pid === 4242 };
+
+  it("are those made on this host by a process that no longer runs", () => {
+    const dead = partialFolderName("repro", { host: "gpu-node-7.lab", pid: 17 }, "0a1b2c3d");
+    const live = partialFolderName("repro", { host: "gpu-node-7.lab", pid: 4242 }, "0a1b2c3d");
+    const elsewhere = partialFolderName("repro", { host: "gpu-node-8.lab", pid: 17 }, "0a1b2c3d");
+    const names = [
+      dead,
+      live,
+      elsewhere,
+      "repro",
+      ".repro.cairn-partial-0a1b2c3d",
+      ".0a1b2c3d4e5f.cairn-partial",
+    ];
+    expect(stalePartialFolders(names, here)).toEqual([dead]);
+    expect(dead).toBe(".repro.cairn-partial-gpu-node-7.lab-17-0a1b2c3d");
+  });
+
+  it("name a host whose name cannot sit in a folder name in a form that still matches it", () => {
+    const odd = { host: "lab/node 7", isProcessAlive: () => false };
+    const name = partialFolderName("my-model-1.0.0", { host: odd.host, pid: 99 }, "ffff0000");
+    expect(name).not.toContain("/");
+    expect(stalePartialFolders([name], odd)).toEqual([name]);
   });
 });

@@ -76,5 +76,6 @@ export {
   SqliteMetadataStore,
   SqliteTrackingStore,
 } from "./sqlite/index.js";
+export { thisMachine } from "./this-machine.js";
 // `cairn verify`: one version or the whole store, the same embedded and behind the server.
 export { verifyRegistry } from "./verify.js";

@@ -2,15 +2,33 @@
  * @module `cairn reproduce`: rebuilds the working tree a model version (or run) was trained in — the code at
  * the recorded commit with the uncommitted patch applied, each data version at the path it sat at, the params
  * in params.json — and prints the recorded command. Built under a temporary name next to the folder and
- * moved into place last, so a failure never leaves a half-made folder under the name asked for.
+ * moved into place last, so a failure never leaves a half-made folder under the name asked for; what a run
+ * killed midway left there is removed by the next one.
  */
 import { randomBytes } from "node:crypto";
 import { lstat, mkdir, readdir, realpath, rm, rmdir, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { CairnError, checkRunId, invalid, parseRef, planReproduction, type ReproducePlan } from "@cairn/core";
+import {
+  CairnError,
+  checkRunId,
+  invalid,
+  parseRef,
+  partialFolderName,
+  planReproduction,
+  type ReproducePlan,
+  stalePartialFolders,
+} from "@cairn/core";
 import type { Command } from "commander";
-import { abandonCheckout, applyPatch, type Checkout, checkOutCommit, moveCheckout } from "../checkout.js";
-import { formatBytes } from "../output.js";
+import {
+  abandonCheckout,
+  applyPatch,
+  type Checkout,
+  checkOutCommit,
+  moveCheckout,
+  worktreeOwner,
+} from "../checkout.js";
+import { formatBytes, type Output } from "../output.js";
 import { defineCommand, withContext } from "../program.js";
 import { type RunsBackend, withRuns } from "../runs-backend.js";
 
@@ -83,15 +101,40 @@ async function writeParams(root: string, params: ReproducePlan["params"]): Promi
   return name;
 }
 
-async function reproduce(runs: RunsBackend, ref: string, cwd: string, output: string | undefined) {
+/**
+ * Removes the partial folders that runs killed midway (kill -9, a power cut) left in `parent`, with git's
+ * record of those that were worktrees, and says so in one line. Partial folders of live runs stay.
+ */
+async function removeKilledPartials(parent: string, out: Output): Promise<void> {
+  const names = await readdir(parent).catch((): string[] => []);
+  const { thisMachine } = await import("@cairn/storage");
+  const stale = stalePartialFolders(names, thisMachine());
+  for (const name of stale) {
+    const folder = join(parent, name);
+    await abandonCheckout(folder, await worktreeOwner(folder));
+  }
+  if (stale.length > 0) {
+    out.note(`removed what a killed \`cairn reproduce\` left in ${parent}: ${stale.join(", ")}`);
+  }
+}
+
+async function reproduce(
+  runs: RunsBackend,
+  ref: string,
+  cwd: string,
+  output: string | undefined,
+  out: Output,
+) {
   const { plan, name } = await planFor(runs, ref);
   const dir = resolve(cwd, output ?? name);
   const wasEmpty = await existsEmpty(dir);
   // Read before anything is made: a missing patch fails with nothing to clean up.
   const patch = plan.code.patch === null ? null : await runs.readContent(plan.code.patch);
   const parent = dirname(dir);
+  await removeKilledPartials(parent, out);
   const madeParent = await mkdir(parent, { recursive: true });
-  const temp = join(parent, `.${basename(dir)}.cairn-partial-${randomBytes(4).toString("hex")}`);
+  const owner = { host: hostname(), pid: process.pid };
+  const temp = join(parent, partialFolderName(basename(dir), owner, randomBytes(4).toString("hex")));
   let checkout: Checkout | null = null;
   let removedEmpty = false;
   try {
@@ -166,7 +209,7 @@ export function registerReproduce(program: Command): void {
     .action(
       withContext(async (ctx, ref: string, opts: { output?: string }) => {
         if (opts.output === "") throw new CairnError("USAGE", "-o needs a folder");
-        const summary = await withRuns(ctx, (runs) => reproduce(runs, ref, ctx.cwd, opts.output));
+        const summary = await withRuns(ctx, (runs) => reproduce(runs, ref, ctx.cwd, opts.output, ctx.out));
         ctx.out.result(summary, () => render(summary, ctx.cwd));
       }),
     );

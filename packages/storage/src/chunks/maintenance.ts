@@ -2,7 +2,6 @@
  * @module Keeping the chunk store healthy: garbage collection (mark and sweep, online), full verification
  * that names the damaged files, and rebuilding the chunk index from the packs alone.
  */
-import { hostname } from "node:os";
 import {
   type ChunkLocation,
   type GcReport,
@@ -12,22 +11,13 @@ import {
   planPacks,
 } from "@cairn/core";
 import { chunkHash } from "../chunking/index.js";
+import { thisMachine } from "../this-machine.js";
 import { type ChunkStore, PACK_PREFIX, sessionOfPack } from "./chunk-store.js";
 import { readAll, readPackTable } from "./pack-format.js";
 import { PackWriter } from "./pack-writer.js";
 
 // Leftovers of interrupted blob writes are swept when older than this while other pushes are running.
 const TEMP_GRACE_MS = 60 * 60_000;
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export type { GcReport } from "@cairn/core";
 
@@ -48,9 +38,7 @@ export async function collectGarbage(store: ChunkStore, options: GcOptions = {})
   // Only sessions seen and judged dead lose their claims: a push that starts after this look keeps its own.
   const lookedAt = Date.now();
   const sessions = await index.listSessions();
-  const alive = new Set(
-    liveSessions(sessions, new Date(lookedAt), { host: hostname(), isProcessAlive }).map((s) => s.id),
-  );
+  const alive = new Set(liveSessions(sessions, new Date(lookedAt), thisMachine()).map((s) => s.id));
   alive.add(own);
   const dead = new Set(sessions.filter((s) => !alive.has(s.id)).map((s) => s.id));
   const indexedBytes = await index.packBytes();
