@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describePostgres, withDatabase } from "../../storage/test/helpers/postgres.js";
-import { describeS3 } from "../../storage/test/helpers/s3-server.js";
+import { describeS3, startS3 } from "../../storage/test/helpers/s3-server.js";
 import { removeSandboxes, type Sandbox, sandbox, sha256 } from "./_cli.js";
 
 afterAll(removeSandboxes);
@@ -64,6 +64,9 @@ await describeS3("migrate", (s3) =>
         "classifier",
         "model.bin",
         "README.md",
+        // Not jsonb's order (shortest key first): every copy must show them in the order given.
+        "--param",
+        "epochs=10",
         "--param",
         "lr=0.01",
         "--metric",
@@ -122,8 +125,9 @@ await describeS3("migrate", (s3) =>
           searchMetric: await text(["search", "order by metrics.accuracy desc"]),
           tokens: await text(["token", "list"]),
         },
-        // JSON values compared with toEqual: PostgreSQL's jsonb keeps an object's keys in its own order, so
-        // key order is the one thing allowed to differ (see README, "Running cairn for a team").
+        // JSON values compared with toEqual: PostgreSQL's jsonb keeps the keys of an audit event's before/after
+        // and of an environment in its own order, so there key order is the one thing allowed to differ (see
+        // README, "Running cairn for a team"). Params keep the order given on both: `show` above prints them.
         json: {
           log: await json(["log", "--limit", "100"]),
           show: await json(["show", "classifier@0.2.0"]),
@@ -267,6 +271,94 @@ await describeS3("migrate", (s3) =>
         expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: "USAGE" } });
       }
     });
+
+    it("moves to another S3 service with its own keys (CAIRN_TO_…); a bad CAIRN_TO_S3_ENDPOINT writes nothing", async () => {
+      // Service B: same bucket name, another endpoint, and it refuses the source's key (S3RVER).
+      const keysB = { accessKeyId: "SERVICE-B", secretAccessKey: "secret-of-b" };
+      const b = await startS3(s3.bucket, keysB);
+      try {
+        const first = await otherDatabase(`cairn_migrate_hop_a_${process.pid}`);
+        const second = await otherDatabase(`cairn_migrate_hop_b_${process.pid}`);
+        await s.ok(
+          ["migrate", "--to-database", first, "--to-blobs", `s3://${s3.bucket}/hop`],
+          s3Flags("hop"),
+        );
+        const onA = team(first, "hop");
+        const args = ["migrate", "--to-database", second, "--to-blobs", `s3://${s3.bucket}/hop`, "--json"];
+        const toB = {
+          CAIRN_TO_S3_ENDPOINT: b.endpoint,
+          CAIRN_TO_AWS_ACCESS_KEY_ID: keysB.accessKeyId,
+          CAIRN_TO_AWS_SECRET_ACCESS_KEY: keysB.secretAccessKey,
+          CAIRN_TO_AWS_REGION: "eu-west-1",
+        };
+        const tablesIn = async (url: string) => {
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            const { rows } = await client.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'",
+            );
+            return rows[0]!.n;
+          } finally {
+            await client.end();
+          }
+        };
+        const objectsIn = async (server: typeof b, prefix: string) => {
+          const { S3BlobStore, parseS3Location } = await import("@cairn/storage/s3");
+          const store = new S3BlobStore({
+            ...parseS3Location(`s3://${server.bucket}/${prefix}`, { CAIRN_S3_ENDPOINT: server.endpoint }),
+            credentials: server.credentials,
+          });
+          try {
+            const keys: string[] = [];
+            for await (const blob of store.list("")) keys.push(blob.key);
+            return keys;
+          } finally {
+            store.close();
+          }
+        };
+
+        // Bad destination settings are usage errors naming the variable, before the database or bucket is touched.
+        for (const [variable, value] of [
+          ["CAIRN_TO_S3_ENDPOINT", "minio:9000"],
+          ["CAIRN_TO_S3_FORCE_PATH_STYLE", "maybe"],
+          ["CAIRN_TO_AWS_SECRET_ACCESS_KEY", undefined],
+        ] as const) {
+          const bad = await s.run(args, { ...onA, ...toB, [variable]: value });
+          expect(bad.code, bad.stderr).toBe(2);
+          const { error } = JSON.parse(bad.stdout) as { error: { code: string; message: string } };
+          expect(error.code).toBe("USAGE");
+          expect(error.message).toContain(variable);
+        }
+        expect(await tablesIn(second)).toBe(0);
+        expect(await objectsIn(b, "hop")).toEqual([]);
+        // Without the destination's own key, B refuses the source's: the keys really are B's alone.
+        const sourceKeys = await s.run(args, { ...onA, CAIRN_TO_S3_ENDPOINT: b.endpoint });
+        expect(sourceKeys.code, sourceKeys.stderr).toBe(1);
+        expect(JSON.parse(sourceKeys.stdout)).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+        const wrongSecret = await s.run(args, { ...onA, ...toB, CAIRN_TO_AWS_SECRET_ACCESS_KEY: "not-b" });
+        expect(JSON.parse(wrongSecret.stdout)).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+        expect(await tablesIn(second)).toBe(0);
+
+        const moved = await s.run(args, { ...onA, ...toB });
+        expect(moved.code, moved.stderr).toBe(0);
+        const report = JSON.parse(moved.stdout) as MigrateJson;
+        expect(report.verified).toMatchObject({ ok: true, versions: { checked: 4 } });
+        expect(report.packs.copied).toBe(report.packs.count);
+        expect((await objectsIn(b, "hop")).length).toBeGreaterThanOrEqual(report.packs.count);
+
+        // The final copy, read with B's settings only, pulls the original bytes.
+        const onB = { CAIRN_DATABASE_URL: second, ...b.env("hop") };
+        expect(await pulled(onB, "pulled-hop")).toEqual([
+          sha256(model),
+          sha256("# classifier\n"),
+          sha256(tweaked),
+        ]);
+        expect(await s.ok(["verify"], onB)).toMatch(/^ok: the store verified/);
+      } finally {
+        await b.close();
+      }
+    }, 120_000);
 
     it("killed with SIGKILL mid-copy, the destination holds no registry; running it again completes", async () => {
       const url = await otherDatabase(`cairn_migrate_kill_${process.pid}`);

@@ -69,7 +69,14 @@ export {
   type PostgresStoreOptions,
 } from "./postgres/index.js";
 // The S3 driver itself is `@cairn/storage/s3`, apart so that importing this package never loads the AWS SDK.
-export { parseS3Location, S3_VARIABLES, type S3Location } from "./s3/config.js";
+export {
+  parseS3Location,
+  S3_DESTINATION_VARIABLES,
+  S3_VARIABLES,
+  type S3Credentials,
+  type S3Location,
+  type S3Settings,
+} from "./s3/config.js";
 export {
   openSqliteMetadataStore,
   SqliteChunkIndex,

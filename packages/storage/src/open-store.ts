@@ -19,7 +19,7 @@ import type { ChunkStore } from "./chunks/chunk-store.js";
 import { assembleStore, EMBEDDED_BLOBS, EMBEDDED_DATABASE, openEmbeddedStore } from "./embedded.js";
 import { openFsBlobStore } from "./fs/blob-store.js";
 import { openPostgresMetadataStore } from "./postgres/metadata-store.js";
-import { parseS3Location } from "./s3/config.js";
+import { parseS3Location, type S3Settings } from "./s3/config.js";
 import { openSqliteMetadataStore } from "./sqlite/metadata-store.js";
 
 export interface StoreConfig {
@@ -35,6 +35,11 @@ export interface StoreConfig {
   databasePoolSize?: number;
   /** `s3://bucket/prefix` (CAIRN_BLOB_URL). */
   blobUrl?: string;
+  /**
+   * Whose endpoint, region and keys open the bucket: the store's own variables (default), or the destination
+   * of `cairn migrate`'s CAIRN_TO_… ones over them.
+   */
+  s3Settings?: S3Settings;
 }
 
 /** An open store, whichever drivers are behind it: what the CLI and the server work with. */
@@ -92,7 +97,7 @@ function checkConfig(config: StoreConfig): void {
       hint: `set it to postgres://user:password@host:5432/database, or unset it to keep metadata in SQLite in the store folder`,
     });
   }
-  if (blobUrl !== undefined) parseS3Location(blobUrl);
+  if (blobUrl !== undefined) parseS3Location(blobUrl, process.env, config.s3Settings);
 }
 
 /** Adds the variable to fix to a driver's error about the place it names. */
@@ -110,14 +115,18 @@ async function openBlobs(
   home: () => string,
 ): Promise<{ blobs: BlobStore; release: () => void }> {
   if (config.blobUrl !== undefined) {
-    // The endpoint and addressing style are read from the environment with the URL; credentials by the SDK.
+    // The endpoint and addressing style are read from the environment with the URL; credentials by the SDK,
+    // unless a migrate destination has its own.
     // Loaded only here: the AWS SDK takes a third of a second to import, which no embedded command should pay.
     try {
       const { openS3BlobStore } = await import("./s3/blob-store.js");
-      const blobs = await openS3BlobStore(config.blobUrl);
+      const blobs = await openS3BlobStore(config.blobUrl, process.env, {
+        ...(config.s3Settings ? { settings: config.s3Settings } : {}),
+      });
       return { blobs, release: () => blobs.close() };
     } catch (error) {
-      throw naming(STORE_VARIABLES.blobUrl, error);
+      // A migrate destination's bucket is not CAIRN_BLOB_URL's: the CLI names its own flag and variables.
+      throw config.s3Settings === "migrate-destination" ? error : naming(STORE_VARIABLES.blobUrl, error);
     }
   }
   return { blobs: await openFsBlobStore(join(home(), EMBEDDED_BLOBS)), release: () => {} };

@@ -198,10 +198,7 @@ await describeS3("blob driver", (s3) => {
       const opening = openS3BlobStore(
         `s3://${s3.bucket}/x`,
         { CAIRN_S3_ENDPOINT: s3.endpoint },
-        {
-          accessKeyId: "NOBODY",
-          secretAccessKey: "wrong",
-        },
+        { credentials: { accessKeyId: "NOBODY", secretAccessKey: "wrong" } },
       );
       await expect(opening).rejects.toMatchObject({
         code: "UNAUTHORIZED",
@@ -264,6 +261,75 @@ describe("CAIRN_BLOB_URL and the S3 variables", () => {
     );
     expect(() => parseS3Location("s3://models", { CAIRN_S3_FORCE_PATH_STYLE: "maybe" })).toThrow(
       /CAIRN_S3_FORCE_PATH_STYLE must be true or false/,
+    );
+  });
+});
+
+describe("the destination of cairn migrate: CAIRN_TO_… over the store's S3 variables", () => {
+  const minio = {
+    CAIRN_S3_ENDPOINT: "http://minio:9000",
+    AWS_REGION: "eu-west-1",
+    AWS_ACCESS_KEY_ID: "MINIO",
+    AWS_SECRET_ACCESS_KEY: "minio-secret",
+  };
+  const destination = (env: Record<string, string>) =>
+    parseS3Location("s3://models/p", env, "migrate-destination");
+
+  it("uses the store's settings (and the SDK's credentials) for whatever is unset", () => {
+    expect(destination(minio)).toEqual(parseS3Location("s3://models/p", minio));
+    expect(destination(minio)).not.toHaveProperty("credentials");
+    // The store's own settings never read the destination's.
+    expect(
+      parseS3Location("s3://models/p", { ...minio, CAIRN_TO_S3_ENDPOINT: "https://r2.example.com" }),
+    ).toMatchObject({ endpoint: "http://minio:9000" });
+  });
+
+  it("takes the destination's endpoint, style, region and keys when set", () => {
+    expect(
+      destination({
+        ...minio,
+        CAIRN_S3_FORCE_PATH_STYLE: "false",
+        CAIRN_TO_S3_ENDPOINT: "https://acct.r2.cloudflarestorage.com",
+        CAIRN_TO_AWS_REGION: "auto",
+        CAIRN_TO_AWS_ACCESS_KEY_ID: "R2KEY",
+        CAIRN_TO_AWS_SECRET_ACCESS_KEY: "r2-secret",
+        CAIRN_TO_AWS_SESSION_TOKEN: "token",
+      }),
+    ).toEqual({
+      bucket: "models",
+      prefix: "p/",
+      endpoint: "https://acct.r2.cloudflarestorage.com",
+      // An endpoint of its own brings an endpoint's default style, not the source service's.
+      forcePathStyle: true,
+      region: "auto",
+      credentials: { accessKeyId: "R2KEY", secretAccessKey: "r2-secret", sessionToken: "token" },
+    });
+    expect(
+      destination({
+        ...minio,
+        CAIRN_TO_S3_ENDPOINT: "https://s3.eu-west-1.amazonaws.com",
+        CAIRN_TO_S3_FORCE_PATH_STYLE: "false",
+      }),
+    ).toMatchObject({ endpoint: "https://s3.eu-west-1.amazonaws.com", forcePathStyle: false });
+  });
+
+  it.each([
+    [{ CAIRN_TO_S3_ENDPOINT: "not a url" }, "CAIRN_TO_S3_ENDPOINT must be a URL"],
+    [{ CAIRN_TO_S3_ENDPOINT: "ftp://host" }, "CAIRN_TO_S3_ENDPOINT must be an http://"],
+    [{ CAIRN_TO_S3_FORCE_PATH_STYLE: "maybe" }, "CAIRN_TO_S3_FORCE_PATH_STYLE must be true or false"],
+    [{ CAIRN_TO_AWS_REGION: "eu west" }, "CAIRN_TO_AWS_REGION must be a region name"],
+    [
+      { CAIRN_TO_AWS_ACCESS_KEY_ID: "K" },
+      "CAIRN_TO_AWS_ACCESS_KEY_ID is set but CAIRN_TO_AWS_SECRET_ACCESS_KEY",
+    ],
+    [
+      { CAIRN_TO_AWS_SECRET_ACCESS_KEY: "S" },
+      "CAIRN_TO_AWS_SECRET_ACCESS_KEY is set but CAIRN_TO_AWS_ACCESS_KEY_ID",
+    ],
+    [{ CAIRN_TO_AWS_SESSION_TOKEN: "T" }, "CAIRN_TO_AWS_SESSION_TOKEN is set without"],
+  ])("refuses %o, naming the variable", (env, message) => {
+    expect(() => destination({ ...minio, ...env })).toThrow(
+      expect.objectContaining({ code: "INVALID", message: expect.stringContaining(message) }),
     );
   });
 });

@@ -21,7 +21,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { type BlobInfo, type BlobStore, type ByteSource, invalid, notFound } from "@cairn/core";
 import { checkKey, checkPrefix, checkRange } from "../fs/_keys.js";
 import { isBadRange, isMissing, s3Error } from "./_errors.js";
-import { parseS3Location, type S3Location } from "./config.js";
+import { parseS3Location, type S3Credentials, type S3Location, type S3Settings } from "./config.js";
 
 const MiB = 1024 * 1024;
 /**
@@ -35,10 +35,8 @@ const SINGLE_PUT_LIMIT = 64 * MiB;
 /** CopyObject copies objects of at most 5 GiB; packs are far smaller. */
 const COPY_LIMIT = 5 * 1024 * MiB;
 
-export interface S3BlobStoreOptions extends S3Location {
-  /** Explicit credentials (tests); otherwise the SDK's default provider chain finds them. */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-}
+/** Where the store is; with `credentials` the client signs with those keys, else the SDK's default chain's. */
+export type S3BlobStoreOptions = S3Location;
 
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3";
@@ -272,17 +270,19 @@ export class S3BlobStore implements BlobStore {
 }
 
 /**
- * Opens the bucket `blobUrl` names (`s3://bucket/prefix`, with the endpoint variables in `env`), checking
- * that it exists and the credentials reach it.
+ * Opens the bucket `blobUrl` names (`s3://bucket/prefix`, with the endpoint variables in `env`: the store's own,
+ * or a migrate destination's per `settings`), checking that it exists and the credentials reach it. Explicit
+ * `credentials` (tests, programs) win over any read from the environment.
  */
 export async function openS3BlobStore(
   blobUrl: string,
   env: Record<string, string | undefined> = process.env,
-  credentials?: S3BlobStoreOptions["credentials"],
+  options: { settings?: S3Settings; credentials?: S3Credentials } = {},
 ): Promise<S3BlobStore> {
+  const location = parseS3Location(blobUrl, env, options.settings);
   const store = new S3BlobStore({
-    ...parseS3Location(blobUrl, env),
-    ...(credentials ? { credentials } : {}),
+    ...location,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
   try {
     await store.check();

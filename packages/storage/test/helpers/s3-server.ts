@@ -3,7 +3,7 @@
  * When it cannot start the suite is skipped with the reason printed — except in CI (CI=true), where a missing
  * backend is a failure, never a silent pass.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -129,18 +129,98 @@ FilesystemStore.prototype.getObject = async function getObject(
   return object;
 };
 
+/**
+ * s3rver knows one account for every instance in the process and never checks a SigV4 signature, so it cannot
+ * stand for a second S3 service with its own keys. This check, run before s3rver's own, gives an instance that:
+ * a request must be signed (AWS4-HMAC-SHA256, in the Authorization header as the SDK sends it) with this key
+ * pair, else 403 InvalidAccessKeyId / SignatureDoesNotMatch as S3 answers.
+ */
+type KoaContext = {
+  method: string;
+  headers: Record<string, string | string[] | undefined>;
+  req: { url?: string };
+  status: number;
+  type: string;
+  body: unknown;
+};
+const Account = require("s3rver/lib/models/account.js") as {
+  DUMMY_ACCOUNT: {
+    createKeyPair(accessKeyId: string, secretAccessKey: string): void;
+    revokeAccessKey(accessKeyId: string): void;
+  };
+};
+
+const rfc3986 = (text: string) =>
+  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const hmac = (key: string | Buffer, text: string) => createHmac("sha256", key).update(text).digest();
+
+/** Why the request is refused under `keys`, or null when it is signed with them. */
+function refusal(ctx: KoaContext, keys: { accessKeyId: string; secretAccessKey: string }): string | null {
+  const header = ctx.headers.authorization;
+  const auth =
+    typeof header === "string"
+      ? /^AWS4-HMAC-SHA256 Credential=([^/]+)\/([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(
+          header,
+        )
+      : null;
+  if (!auth) return "InvalidAccessKeyId";
+  const [, accessKeyId, scope, signedHeaders, signature] = auth as unknown as string[];
+  if (accessKeyId !== keys.accessKeyId) return "InvalidAccessKeyId";
+  const [date, region, service] = scope!.split("/");
+  const [path = "/", query = ""] = (ctx.req.url ?? "/").split("?", 2);
+  const canonicalQuery = query
+    .split("&")
+    .filter((pair) => pair !== "")
+    .map((pair) => {
+      const [name = "", value = ""] = pair
+        .split("=", 2)
+        .map((part) => decodeURIComponent(part.replace(/\+/g, " ")));
+      return [rfc3986(name), rfc3986(value)] as const;
+    })
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join("&");
+  const names = signedHeaders!.split(";");
+  const canonicalHeaders = names
+    .map(
+      (name) =>
+        `${name}:${String(ctx.headers[name] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
+  const payloadHash = String(ctx.headers["x-amz-content-sha256"] ?? "UNSIGNED-PAYLOAD");
+  const request = [ctx.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
+  const toSign = [
+    "AWS4-HMAC-SHA256",
+    String(ctx.headers["x-amz-date"]),
+    scope,
+    createHash("sha256").update(request).digest("hex"),
+  ].join("\n");
+  let key = hmac(`AWS4${keys.secretAccessKey}`, date!);
+  for (const part of [region!, service!, "aws4_request"]) key = hmac(key, part);
+  return hmac(key, toSign).toString("hex") === signature ? null : "SignatureDoesNotMatch";
+}
+
 export interface LocalS3 {
   /** http://127.0.0.1:port */
   endpoint: string;
   bucket: string;
-  /** s3rver's fixed key pair. */
+  /** The key pair it accepts: s3rver's fixed one, or the instance's own when started with one. */
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** The environment a cairn process needs to use `s3://bucket/prefix` on this server. */
   env(prefix: string): Record<string, string>;
   close(): Promise<void>;
 }
 
-export async function startS3(bucket = "cairn-test"): Promise<LocalS3> {
+/**
+ * Starts s3rver with one bucket. With `keys`, that instance accepts only requests signed with them (another
+ * S3 service with its own account, as in a migration between two); otherwise s3rver's fixed S3RVER pair.
+ */
+export async function startS3(
+  bucket = "cairn-test",
+  keys?: { accessKeyId: string; secretAccessKey: string },
+): Promise<LocalS3> {
   const directory = await mkdtemp(join(tmpdir(), "cairn-s3rver-"));
   const server = new S3rver({
     port: 0,
@@ -149,6 +229,19 @@ export async function startS3(bucket = "cairn-test"): Promise<LocalS3> {
     directory,
     configureBuckets: [{ name: bucket, configs: [] }],
   });
+  if (keys) {
+    // s3rver's own check (which runs after this one) looks the key up in its process-wide account.
+    Account.DUMMY_ACCOUNT.createKeyPair(keys.accessKeyId, keys.secretAccessKey);
+    (server as unknown as { middleware: unknown[] }).middleware.unshift(
+      async (ctx: KoaContext, next: () => Promise<void>) => {
+        const code = refusal(ctx, keys);
+        if (code === null) return next();
+        ctx.status = 403;
+        ctx.type = "application/xml";
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>refused by the test server</Message></Error>`;
+      },
+    );
+  }
   let address: AddressInfo;
   try {
     address = (await server.run()) as AddressInfo;
@@ -157,7 +250,7 @@ export async function startS3(bucket = "cairn-test"): Promise<LocalS3> {
     throw error;
   }
   const endpoint = `http://127.0.0.1:${address.port}`;
-  const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+  const credentials = keys ?? { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
   return {
     endpoint,
     bucket,
@@ -171,6 +264,7 @@ export async function startS3(bucket = "cairn-test"): Promise<LocalS3> {
     }),
     close: async () => {
       await server.close();
+      if (keys) Account.DUMMY_ACCOUNT.revokeAccessKey(keys.accessKeyId);
       await rm(directory, { recursive: true, force: true });
     },
   };
