@@ -35,6 +35,7 @@ export {
   createPortableChunkHasher,
   FRAME_HEADER_SIZE,
   type FramedChunk,
+  type FramedParts,
   FrameReader,
   frameHeader,
   MAX_CHUNK_SIZE,

@@ -16,6 +16,7 @@ export {
   chunkBuffer,
   chunkHash,
   chunkStream,
+  createChunkHasher,
   type FileSource,
   fileSource,
   MAX_CHUNK_SIZE,

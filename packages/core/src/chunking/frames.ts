@@ -36,6 +36,16 @@ export interface FramedChunk {
   data: Uint8Array;
 }
 
+/**
+ * A chunk as it arrives, its bytes as the pieces of the body they came in (views, in order, joined by none):
+ * for a receiver that hashes and stores the bytes as they are, without a copy per chunk.
+ */
+export interface FramedParts {
+  hash: string;
+  parts: Uint8Array[];
+  length: number;
+}
+
 /** The 36 bytes that introduce a chunk of `length` bytes named `hash` (64 lowercase hex digits). */
 export function frameHeader(hash: string, length: number): Uint8Array {
   if (!HASH_HEX.test(hash)) throw invalid(`a chunk name must be 64 lowercase hex digits, not ${hash}`);
@@ -49,8 +59,9 @@ export function frameHeader(hash: string, length: number): Uint8Array {
 }
 
 /**
- * Reads frames from a body fed in pieces of any size. A chunk inside one piece is handed out as a view of it
- * (the caller must not reuse pieces); one that straddles pieces is copied together.
+ * Reads frames from a body fed in pieces of any size. The caller must not reuse pieces: chunks are views of
+ * them. `push` hands out each chunk's bytes in one array (a chunk that straddles pieces is copied together);
+ * `pushParts` hands out the views as they are.
  */
 export class FrameReader {
   private readonly header = new Uint8Array(FRAME_HEADER_SIZE);
@@ -58,12 +69,20 @@ export class FrameReader {
   private hash = "";
   /** Length of the chunk being read, or -1 while reading a header. */
   private length = -1;
-  private data: Uint8Array | undefined;
+  private parts: Uint8Array[] = [];
   private filled = 0;
 
   /** The chunks completed by `piece`, in order. Throws INVALID on a malformed header. */
   push(piece: Uint8Array): FramedChunk[] {
-    const out: FramedChunk[] = [];
+    return this.pushParts(piece).map(({ hash, parts, length }) => ({
+      hash,
+      data: parts.length === 1 ? (parts[0] as Uint8Array) : joinParts(parts, length),
+    }));
+  }
+
+  /** The chunks completed by `piece`, in order, as views of the pieces. Throws INVALID on a malformed header. */
+  pushParts(piece: Uint8Array): FramedParts[] {
+    const out: FramedParts[] = [];
     let at = 0;
     while (at < piece.length) {
       if (this.length < 0) {
@@ -73,23 +92,16 @@ export class FrameReader {
         at += take;
         if (this.headerFilled < FRAME_HEADER_SIZE) break;
         this.startChunk();
+        if (at === piece.length) break; // the chunk's bytes start in the next piece
       }
-      const rest = piece.length - at;
-      if (this.filled === 0 && rest >= this.length) {
-        out.push({ hash: this.hash, data: piece.subarray(at, at + this.length) });
-        at += this.length;
-        this.length = -1;
-        continue;
-      }
-      this.data ??= new Uint8Array(this.length);
-      const take = Math.min(this.length - this.filled, rest);
-      this.data.set(piece.subarray(at, at + take), this.filled);
+      const take = Math.min(this.length - this.filled, piece.length - at);
+      this.parts.push(piece.subarray(at, at + take));
       this.filled += take;
       at += take;
       if (this.filled === this.length) {
-        out.push({ hash: this.hash, data: this.data });
+        out.push({ hash: this.hash, parts: this.parts, length: this.length });
         this.length = -1;
-        this.data = undefined;
+        this.parts = [];
         this.filled = 0;
       }
     }
@@ -115,6 +127,16 @@ export class FrameReader {
     this.length = length;
     this.headerFilled = 0;
     this.filled = 0;
-    this.data = undefined;
+    this.parts = [];
   }
+}
+
+function joinParts(parts: Uint8Array[], length: number): Uint8Array {
+  const data = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    data.set(part, at);
+    at += part.byteLength;
+  }
+  return data;
 }

@@ -19,6 +19,7 @@ export {
   CHUNK_FRAMES_TYPE,
   FRAME_HEADER_SIZE,
   type FramedChunk,
+  type FramedParts,
   FrameReader,
   frameHeader,
   TRANSFER_LIMITS,

@@ -79,12 +79,17 @@ export class SessionArrivals {
   }
 
   /** Hashes one checked chunk of the current pack. */
-  add(hash: string, data: Uint8Array): void {
+  /** A chunk that arrived whole and matched its name: its bytes as the parts they arrived in. */
+  add(hash: string, parts: readonly Uint8Array[]): void {
     if (this.broken) return;
-    this.bytes.update(data);
-    this.names.add({ hash, length: data.byteLength });
+    let length = 0;
+    for (const part of parts) {
+      this.bytes.update(part);
+      length += part.byteLength;
+    }
+    this.names.add({ hash, length });
     this.chunks++;
-    this.size += data.byteLength;
+    this.size += length;
   }
 
   /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */

@@ -5,14 +5,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import {
   type ChunkRef,
-  type FramedChunk,
   FrameReader,
   invalid,
   type JsonObject,
   TRANSFER_LIMITS,
   viewVersion,
 } from "@cairn/core";
-import { type ChunkStore, chunkHash } from "@cairn/storage";
+import { type ChunkStore, createChunkHasher, type PendingChunk } from "@cairn/storage";
 import { EdgeRefusal, isCutShort } from "../errors.js";
 import { ArtifactParams, commonErrors, ErrorBody, VersionView } from "../schemas.js";
 import type { RoutePlugin } from "./_shared.js";
@@ -55,8 +54,9 @@ async function* checkedChunks(
   touch: () => Promise<void>,
   arrived: Set<string>,
   hashed: { arrivals: SessionArrivals; n: number },
-): AsyncGenerator<FramedChunk> {
+): AsyncGenerator<PendingChunk> {
   const frames = new FrameReader();
+  const namer = createChunkHasher();
   let received = 0;
   const tracked = await hashed.arrivals.begin(hashed.n);
   let whole = false;
@@ -71,15 +71,17 @@ async function* checkedChunks(
           { hint: "send the chunks in several packs" },
         );
       }
-      for (const chunk of frames.push(piece)) {
-        arrived.add(chunk.hash);
-        if (chunkHash(chunk.data) !== chunk.hash) {
-          throw new EdgeRefusal(400, "INTEGRITY", `chunk ${chunk.hash} does not match its bytes: refused`, {
+      // Each chunk as the views of the body's pieces it arrived in: hashed and stored without a copy of its own.
+      for (const { hash, parts } of frames.pushParts(piece)) {
+        arrived.add(hash);
+        for (const part of parts) namer.update(part);
+        if (namer.digest() !== hash) {
+          throw new EdgeRefusal(400, "INTEGRITY", `chunk ${hash} does not match its bytes: refused`, {
             hint: "the bytes were damaged on the way, or the client names chunks wrongly",
           });
         }
-        if (tracked) hashed.arrivals.add(chunk.hash, chunk.data);
-        yield chunk;
+        if (tracked) hashed.arrivals.add(hash, parts);
+        yield { hash, data: parts };
       }
       await touch();
     }

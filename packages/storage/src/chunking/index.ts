@@ -4,7 +4,7 @@
  */
 
 export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "@cairn/core";
-export { chunkHash, usesNativeBlake3 } from "./_blake3.js";
+export { chunkHash, createChunkHasher, usesNativeBlake3 } from "./_blake3.js";
 export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
 export { FileSource, fileSource } from "./file-source.js";

@@ -17,6 +17,7 @@ import {
   type ContentWriteOptions,
   integrity,
   isCairnError,
+  MAX_CHUNK_SIZE,
   type StoredContent,
   type UploadSession,
 } from "@cairn/core";
@@ -39,16 +40,58 @@ export const HEARTBEAT_MS = 20_000;
 const SESSION_BATCH_CHUNKS = 256;
 const SESSION_BATCH_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Where a remote upload's batch waits for its claim: the chunks' bytes copied back to back. They arrive as views
+ * of the request body's pieces, and held that long those pieces outlive V8's young generation, so only full
+ * collections free them — one every few MiB received, which cost more than the copy. Buffers are reused.
+ */
+class StagingBuffer {
+  private static readonly spares: Buffer[] = [];
+  private static readonly MAX_SPARES = 4;
+  readonly buffer: Buffer;
+  private used = 0;
+
+  constructor() {
+    // Room for a full batch plus the chunk that crosses the mark.
+    this.buffer = StagingBuffer.spares.pop() ?? Buffer.allocUnsafeSlow(SESSION_BATCH_BYTES + MAX_CHUNK_SIZE);
+  }
+
+  /** The chunk's bytes, copied in. */
+  stage(data: PendingChunk["data"]): Uint8Array {
+    const start = this.used;
+    for (const part of data instanceof Uint8Array ? [data] : data) {
+      this.buffer.set(part, this.used);
+      this.used += part.byteLength;
+    }
+    return this.buffer.subarray(start, this.used);
+  }
+
+  /** Empties it: the batch it held has been stored. */
+  reset(): void {
+    this.used = 0;
+  }
+
+  release(): void {
+    if (StagingBuffer.spares.length < StagingBuffer.MAX_SPARES) StagingBuffer.spares.push(this.buffer);
+  }
+}
+
 export interface ChunkStoreOptions {
   /** Close a pack once it holds this many bytes of chunks (default 64 MiB). */
   packSize?: number;
 }
 
-/** A chunk with its name, on its way into a pack. */
+/**
+ * A chunk with its name, on its way into a pack: its bytes in one array, or as the consecutive parts they
+ * arrived in (a remote push's chunks straddle the pieces of the request body; joining them would copy each).
+ */
 export interface PendingChunk {
   hash: string;
-  data: Uint8Array;
+  data: Uint8Array | readonly Uint8Array[];
 }
+
+const chunkBytes = (data: PendingChunk["data"]): number =>
+  data instanceof Uint8Array ? data.byteLength : data.reduce((sum, part) => sum + part.byteLength, 0);
 
 /** What `storeSessionChunks` did: chunks received, and how many of them (and bytes) the store lacked. */
 export interface SessionChunksReport {
@@ -168,7 +211,7 @@ export class ChunkStore implements ContentStore {
       slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
       await slot.pack.append(chunk.hash, chunk.data);
       done.written++;
-      done.bytes += chunk.data.byteLength;
+      done.bytes += chunkBytes(chunk.data);
       if (slot.pack.size >= this.packSize) {
         this.sealSlot(slot);
         await this.settle(slot, SEALING_PACKS);
@@ -198,12 +241,14 @@ export class ChunkStore implements ContentStore {
     const report: SessionChunksReport = { chunks: 0, written: 0, writtenBytes: 0 };
     let batch: PendingChunk[] = [];
     let batchBytes = 0;
+    const staging = new StagingBuffer();
     const store = async (): Promise<void> => {
       const done = await this.storeBatch(slot, batch);
       report.written += done.written;
       report.writtenBytes += done.bytes;
       batch = [];
       batchBytes = 0;
+      staging.reset();
     };
     const iterator = chunks[Symbol.asyncIterator]();
     let failure: { error: unknown } | undefined;
@@ -218,8 +263,9 @@ export class ChunkStore implements ContentStore {
         }
         if (next.done) break;
         report.chunks++;
-        batch.push(next.value);
-        batchBytes += next.value.data.byteLength;
+        const data = staging.stage(next.value.data);
+        batch.push({ hash: next.value.hash, data });
+        batchBytes += data.byteLength;
         if (batch.length >= SESSION_BATCH_CHUNKS || batchBytes >= SESSION_BATCH_BYTES) await store();
       }
       await store();
@@ -231,6 +277,8 @@ export class ChunkStore implements ContentStore {
       await this.settle(slot).catch(() => {});
       await iterator.return?.();
       throw error;
+    } finally {
+      staging.release();
     }
     if (failure) throw failure.error;
     return report;
