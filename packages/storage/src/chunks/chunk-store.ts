@@ -395,18 +395,18 @@ export class ChunkStore implements ContentStore {
       // Read ahead, so the disk (or the network) and the BLAKE3 checks work while the caller writes.
       const ahead: Promise<ReadRun[]>[] = [];
       let r = 0;
-      try {
-        for (;;) {
-          while (ahead.length < READ_AHEAD_RUNS && r < runs.length) {
-            ahead.push(this.readRun(runs[r++]!, label, take));
-          }
-          const next = ahead.shift();
-          if (!next) break;
-          yield* await next;
+      for (;;) {
+        while (ahead.length < READ_AHEAD_RUNS && r < runs.length) {
+          const read = this.readRun(runs[r++]!, label, take);
+          // Awaited in turn below. Until then a failure must not count as unhandled: Node reports a rejection
+          // that fails while the consumer still holds an earlier run, and one a consumer that stopped early
+          // never awaits.
+          read.catch(() => {});
+          ahead.push(read);
         }
-      } finally {
-        // A consumer that stops early leaves the reads ahead running: their failures are no one's to report.
-        for (const read of ahead) read.catch(() => {});
+        const next = ahead.shift();
+        if (!next) break;
+        yield* await next;
       }
     }
   }
