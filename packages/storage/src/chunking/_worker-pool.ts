@@ -7,8 +7,8 @@
 import { Worker } from "node:worker_threads";
 import type { PipelineReply, PipelineRequest, WorkerRole } from "./_pipeline-protocol.js";
 
-/** Idle workers kept for the next stream: a push leases two (gear scan, sha256), a read one. */
-const MAX_IDLE = 3;
+/** Idle workers kept for the next stream: one per stream, and a push and a read may run at once. */
+const MAX_IDLE = 2;
 const idle: PipelineWorker[] = [];
 let lastStream = 0;
 

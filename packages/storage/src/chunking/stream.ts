@@ -14,7 +14,6 @@ import { createChunkHasher } from "./_blake3.js";
 import { BlockReader, ChunkAssembler, type ChunkStreamSource } from "./_blocks.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
 import { leaseWorker, releaseWorker } from "./_worker-pool.js";
-import { BackgroundSha256 } from "./background-sha256.js";
 import { Chunker, type ChunkWithData } from "./chunker.js";
 
 export type { ChunkStreamSource } from "./_blocks.js";
@@ -74,10 +73,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 interface InFlight {
   /** The block, or undefined for the end of the stream. */
   bytes: Uint8Array | undefined;
-  /** The gear scan's answer for it. */
   done: Promise<PipelineReply>;
-  /** Settles once the whole-file hash has taken the block (it may not be refilled before). */
-  hashed: Promise<void>;
 }
 
 class StreamedFile implements ChunkedFile {
@@ -157,11 +153,8 @@ class StreamedFile implements ChunkedFile {
 
   private async *inWorkers(reader: BlockReader, firstBlocks: Uint8Array[]): AsyncGenerator<ChunkWithData[]> {
     const scanner = leaseWorker();
-    // The whole-file sha256 on a worker of its own: on the scanner's thread it would double the longest
-    // stage (gear scan and sha256 cost about the same per byte), while three threads share two cores evenly.
-    const sha256 = this.wantSha256 ? new BackgroundSha256() : undefined;
     try {
-      scanner.start("cuts", { sha256: false });
+      scanner.start("cuts", { sha256: this.wantSha256 });
       const assembler = new ChunkAssembler(!this.transient);
       const namer = createChunkHasher();
       /** Stream offset where the open chunk starts. */
@@ -178,11 +171,7 @@ class StreamedFile implements ChunkedFile {
       };
       const queue: InFlight[] = [];
       const send = (bytes: Uint8Array | undefined): void => {
-        queue.push({
-          bytes,
-          done: bytes ? scanner.block(bytes) : scanner.end(),
-          hashed: bytes && sha256 ? sha256.update(bytes) : Promise.resolve(),
-        });
+        queue.push({ bytes, done: bytes ? scanner.block(bytes) : scanner.end() });
       };
       for (const block of firstBlocks) send(block);
       let ended = false;
@@ -211,17 +200,15 @@ class StreamedFile implements ChunkedFile {
           yield reply.cuts.map((cut) => chunk(blockStart + cut));
           // The worker is done with this block and the consumer has moved past its chunks: refill it.
           assembler.leave();
-          await head.hashed;
           reader.recycle(head.bytes);
         } else if (reply.type === "end") {
           // The bytes after the last cut are the last chunk.
           yield this.bytesRead > chunkStart ? [chunk(this.bytesRead)] : [];
-          if (sha256) this.digest = await sha256.digest();
+          if (reply.sha256 !== undefined) this.digest = reply.sha256;
         }
       }
     } finally {
       releaseWorker(scanner);
-      sha256?.release();
     }
   }
 }
