@@ -7,9 +7,10 @@
  *      output says which), 50 connections on loopback, against
  *      `cairn serve --port 0 --rate-limit off` run as a user runs it (its own process, JSON logs at the default
  *      level, over a fresh embedded store holding one artifact with a `production` alias): req/s and p99 latency
- *   2. push of a new file (random bytes, 1 GiB) over HTTP through the SDK (with the chunk store's chunker, as the
- *      CLI's remote mode uses it), into that server, vs `cairn push` of the same file into a fresh embedded
- *      store: both in their own process, both ended with `sync`, the page cache dropped before each
+ *   2. push of a new file (random bytes, 1 GiB) over HTTP — `cairn push` with CAIRN_URL naming that server, the
+ *      CLI's remote mode (the SDK with the chunk store's chunker) — vs `cairn push` of the same file into a
+ *      fresh embedded store: both the same command in its own process, both ended with `sync`, the page cache
+ *      dropped before each
  *
  * Environment: BENCH_SIZE_MB (MiB of the pushed file, default 1024), BENCH_DURATION_S (seconds of load,
  * default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (pushes of each kind, a new file per round; medians
@@ -20,7 +21,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import {
   benchFolder,
@@ -44,22 +44,10 @@ const GOALS = {
   push_http_vs_embedded: 0.6, // embedded push time / HTTP push time, at least
 };
 
-const PUSH_OVER_HTTP = "--push-over-http";
-
 /**
  * The HTTP contender, run in its own process as `cairn push --url` would be: the SDK with the chunk store's
  * chunker. Prints the push's result as one JSON line.
  */
-async function pushOverHttp(url, file) {
-  const { CairnClient } = await import(join(REPO, "packages", "sdk", "dist", "index.js"));
-  const { chunkStream, fileSource } = await import(join(REPO, "packages", "storage", "dist", "index.js"));
-  // A local file is read by the chunk store's reader, straight into its blocks, as `cairn push` reads it.
-  const chunker = (source, local) => chunkStream(local ? fileSource(local.path) : source);
-  const client = new CairnClient({ url, chunker });
-  const result = await client.push({ name: "bench", files: [{ path: "model.bin", source: file }] });
-  console.log(JSON.stringify({ version: result.version.version, files: result.version.files }));
-}
-
 /**
  * `cairn serve` in its own process; resolves with its URL once it logs the line it listens on. Its logs go to
  * a file, as a served registry's do: read through a pipe, they would cost this process a share of the two
@@ -326,14 +314,10 @@ async function main() {
       rmSync(home, { recursive: true, force: true });
 
       dropCaches();
-      const http = timedWithSync(
-        process.execPath,
-        [fileURLToPath(import.meta.url), PUSH_OVER_HTTP, base, file],
-        {
-          cwd: dir,
-          env: cleanEnv(),
-        },
-      );
+      const http = timedWithSync(process.execPath, [CLI, "push", "bench", file, "--json"], {
+        cwd: dir,
+        env: { ...cleanEnv(), CAIRN_URL: base, CAIRN_CACHE: join(dir, "cache") },
+      });
       runs.http.push(http.s);
       const pushed = JSON.parse(http.stdout);
       if (pushed.files?.[0]?.sha256 !== sha || JSON.parse(embedded.stdout).files?.[0]?.sha256 !== sha) {
@@ -377,7 +361,12 @@ async function main() {
           `${rate(embeddedS).toFixed(0)} MB/s`,
           "",
         ],
-        ["push over HTTP (SDK + sync)", `${httpS.toFixed(2)} s`, `${rate(httpS).toFixed(0)} MB/s`, ""],
+        [
+          "push over HTTP (cairn push, CAIRN_URL, + sync)",
+          `${httpS.toFixed(2)} s`,
+          `${rate(httpS).toFixed(0)} MB/s`,
+          "",
+        ],
         [
           "push over HTTP vs embedded (throughput)",
           `${ratio.toFixed(2)}×`,
@@ -419,14 +408,7 @@ async function main() {
   }
 }
 
-if (process.argv[2] === PUSH_OVER_HTTP) {
-  pushOverHttp(process.argv[3], process.argv[4]).catch((error) => {
-    console.error(`push over HTTP failed: ${error instanceof Error ? error.stack : String(error)}`);
-    process.exitCode = 1;
-  });
-} else {
-  main().catch((error) => {
-    console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  });
-}
+main().catch((error) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
