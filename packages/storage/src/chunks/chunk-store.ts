@@ -90,8 +90,11 @@ export interface PendingChunk {
   data: Uint8Array | readonly Uint8Array[];
 }
 
-const chunkBytes = (data: PendingChunk["data"]): number =>
-  data instanceof Uint8Array ? data.byteLength : data.reduce((sum, part) => sum + part.byteLength, 0);
+/** A chunk whose bytes lie in one array, as it is appended to a pack. */
+interface WholeChunk {
+  hash: string;
+  data: Uint8Array;
+}
 
 /** What `storeSessionChunks` did: chunks received, and how many of them (and bytes) the store lacked. */
 export interface SessionChunksReport {
@@ -197,10 +200,7 @@ export class ChunkStore implements ContentStore {
    * Claims the chunks of a batch the store already holds for the slot's session, then appends the ones it lacks
    * to the slot's pack (indexing the pack claims those for the session: `ChunkIndex.addPack`).
    */
-  private async storeBatch(
-    slot: PackSlot,
-    batch: PendingChunk[],
-  ): Promise<{ written: number; bytes: number }> {
+  private async storeBatch(slot: PackSlot, batch: WholeChunk[]): Promise<{ written: number; bytes: number }> {
     const done = { written: 0, bytes: 0 };
     if (batch.length === 0) return done;
     const unique = [...new Set(batch.map((c) => c.hash))];
@@ -211,7 +211,7 @@ export class ChunkStore implements ContentStore {
       slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
       await slot.pack.append(chunk.hash, chunk.data);
       done.written++;
-      done.bytes += chunkBytes(chunk.data);
+      done.bytes += chunk.data.byteLength;
       if (slot.pack.size >= this.packSize) {
         this.sealSlot(slot);
         await this.settle(slot, SEALING_PACKS);
@@ -239,7 +239,7 @@ export class ChunkStore implements ContentStore {
       nextKey: () => packKey(sessionId, randomInt(2 ** 47)),
     };
     const report: SessionChunksReport = { chunks: 0, written: 0, writtenBytes: 0 };
-    let batch: PendingChunk[] = [];
+    let batch: WholeChunk[] = [];
     let batchBytes = 0;
     const staging = new StagingBuffer();
     const store = async (): Promise<void> => {

@@ -62,18 +62,11 @@ export class PackWriter {
     return this.hashes.has(hash);
   }
 
-  /** Adds a chunk: its bytes in one array, or as consecutive parts. */
-  async append(hash: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  async append(hash: string, data: Uint8Array): Promise<void> {
     if (this.hashes.has(hash)) return;
     this.hashes.add(hash);
-    const parts = data instanceof Uint8Array ? [data] : data;
-    const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
-    this.entries.push({ hash, offset: this.bytes, length });
-    this.bytes += length;
-    for (const part of parts) await this.copyIn(part);
-  }
-
-  private async copyIn(data: Uint8Array): Promise<void> {
+    this.entries.push({ hash, offset: this.bytes, length: data.byteLength });
+    this.bytes += data.byteLength;
     for (let at = 0; at < data.byteLength; ) {
       // Unzeroed: every byte is written before the piece is handed on.
       this.piece ??= takePiece();
