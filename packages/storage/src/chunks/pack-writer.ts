@@ -22,7 +22,13 @@ const PIECE_BYTES = 1024 * 1024;
  * buffers parts) may still hold a piece after asking for the next, so theirs are never reused.
  */
 const spares: Buffer[] = [];
-const MAX_SPARES = 6;
+/**
+ * What the packs being written at once hold: the open pack and those still sealing (a local push seals in the
+ * background; a server seals one upload's pack while the next arrives), each channel up to IN_FLIGHT_BYTES.
+ * With 6, nearly every pack began with fresh pieces. Measured (1 GiB, cold, wall): 6 → 64 took a push over
+ * HTTP from 6.4–7.2 s to 5.4 s and a local push from 3.2–3.5 s to 2.2–2.6 s. At most 64 MiB stay allocated.
+ */
+const MAX_SPARES = 64;
 
 function takePiece(): Buffer {
   return spares.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
