@@ -40,6 +40,7 @@ export {
   frameHeader,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
+  SpareBuffers,
   TARGET_CHUNK_SIZE,
   TRANSFER_LIMITS,
   toHex,

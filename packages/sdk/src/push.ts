@@ -15,6 +15,7 @@ import {
   MAX_CHUNK_SIZE,
   normaliseFilePath,
   type PublishInput,
+  SpareBuffers,
   TRANSFER_LIMITS,
   type VersionView,
 } from "@cairn/core";
@@ -145,26 +146,6 @@ async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
   return prepared;
 }
 
-/**
- * Reused byte buffers of one size. Fresh memory per question or pack costs page faults, and V8 answers the
- * growth of memory outside its heap with full garbage collections: together they took as long as sending the
- * bytes. A push keeps at most a few of each, and drops them all when it ends.
- */
-class BufferPool {
-  private readonly spare: Buffer[] = [];
-
-  constructor(private readonly size: number) {}
-
-  take(): Buffer {
-    // Unzeroed: every byte handed on is written first.
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
-  }
-
-  give(buffer: Buffer): void {
-    this.spare.push(buffer);
-  }
-}
-
 /** Chunks waiting for the server to say which it lacks: their bytes, copied back to back into one buffer. */
 interface Question {
   buffer: Buffer;
@@ -194,8 +175,10 @@ const PACKS_IN_FLIGHT = 2;
  */
 class PackSender {
   private readonly offered = new Set<string>();
-  private readonly questions = new BufferPool(QUESTION_BYTES);
-  private readonly packs: BufferPool;
+  // Reused, not fresh per question or pack (see SpareBuffers): one being filled and one out, and the packs on
+  // the wire plus the one filling.
+  private readonly questions = new SpareBuffers(QUESTION_BYTES, 2);
+  private readonly packs: SpareBuffers;
   private question: Question | undefined;
   private pack: Pack | undefined;
   private packCount = 0;
@@ -213,7 +196,10 @@ class PackSender {
     private readonly onSent: () => void,
   ) {
     // Room for a full pack plus the frame that crosses the mark.
-    this.packs = new BufferPool(settings.packBytes + FRAME_HEADER_SIZE + MAX_CHUNK_SIZE);
+    this.packs = new SpareBuffers(
+      settings.packBytes + FRAME_HEADER_SIZE + MAX_CHUNK_SIZE,
+      PACKS_IN_FLIGHT + 1,
+    );
   }
 
   get chunks(): number {

@@ -25,3 +25,4 @@ export {
   TRANSFER_LIMITS,
 } from "./frames.js";
 export { CHUNK_KEY, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "./params.js";
+export { SpareBuffers } from "./spare-buffers.js";

@@ -18,6 +18,7 @@ import {
   integrity,
   isCairnError,
   MAX_CHUNK_SIZE,
+  SpareBuffers,
   type StoredContent,
   type UploadSession,
 } from "@cairn/core";
@@ -41,20 +42,15 @@ const SESSION_BATCH_CHUNKS = 256;
 const SESSION_BATCH_BYTES = 8 * 1024 * 1024;
 
 /**
- * Where a remote upload's batch waits for its claim: the chunks' bytes copied back to back. They arrive as views
- * of the request body's pieces, and held that long those pieces outlive V8's young generation, so only full
- * collections free them — one every few MiB received, which cost more than the copy. Buffers are reused.
+ * Where a remote upload's batch waits for its claim: the chunks' bytes copied back to back, so the request's
+ * pieces they arrived in are let go as each chunk is staged rather than when its batch is stored.
  */
 class StagingBuffer {
-  private static readonly spares: Buffer[] = [];
-  private static readonly MAX_SPARES = 4;
-  readonly buffer: Buffer;
+  /** Two uploads store at once (one arriving while the one before it seals), with room to spare. */
+  private static readonly spares = new SpareBuffers(SESSION_BATCH_BYTES + MAX_CHUNK_SIZE, 4);
+  // Room for a full batch plus the chunk that crosses the mark.
+  readonly buffer = StagingBuffer.spares.take();
   private used = 0;
-
-  constructor() {
-    // Room for a full batch plus the chunk that crosses the mark.
-    this.buffer = StagingBuffer.spares.pop() ?? Buffer.allocUnsafeSlow(SESSION_BATCH_BYTES + MAX_CHUNK_SIZE);
-  }
 
   /** The chunk's bytes, copied in. */
   stage(data: PendingChunk["data"]): Uint8Array {
@@ -72,7 +68,7 @@ class StagingBuffer {
   }
 
   release(): void {
-    if (StagingBuffer.spares.length < StagingBuffer.MAX_SPARES) StagingBuffer.spares.push(this.buffer);
+    StagingBuffer.spares.give(this.buffer);
   }
 }
 
