@@ -300,6 +300,18 @@ export async function serve(box: Sandbox): Promise<{ url: string; server: Runnin
   return { url, server };
 }
 
+/**
+ * Makes the sandbox's working folder a git repository (branch main) whose one commit holds `files` (paths and
+ * contents); returns that commit.
+ */
+export function commitFiles(s: Sandbox, files: Record<string, string>, message: string): string {
+  git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
+  for (const [path, content] of Object.entries(files)) s.write(path, content);
+  git(s, s.cwd, "add", ...Object.keys(files));
+  git(s, s.cwd, "commit", "--quiet", "-m", message);
+  return git(s, s.cwd, "rev-parse", "HEAD");
+}
+
 /** Runs git in `cwd` as the CLI's children see it: the sandbox's empty config, a fixed author, no repository above. */
 export function git(s: Sandbox, cwd: string, ...args: string[]): string {
   return execFileSync("git", args, {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openEmbeddedStore } from "@cairn/storage";
 import { afterAll, describe, expect, it } from "vitest";
-import { git, removeSandboxes, type Sandbox, sandbox, type VersionJson } from "./_cli.js";
+import { commitFiles, git, removeSandboxes, type Sandbox, sandbox, type VersionJson } from "./_cli.js";
 
 afterAll(removeSandboxes);
 
@@ -24,14 +24,9 @@ describe("code capture from git", () => {
   it("records remote, branch and commit; a tracked edit makes it dirty and the stored patch applies", async () => {
     // The store and the model live inside the work tree, as in a training repository.
     const s = await sandbox();
-    git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
-    s.write("train.py", "lr = 0.1\nepochs = 10\n");
-    s.write("README.md", "# model\n");
-    git(s, s.cwd, "add", "train.py", "README.md");
-    git(s, s.cwd, "commit", "--quiet", "-m", "first");
+    const head = commitFiles(s, { "train.py": "lr = 0.1\nepochs = 10\n", "README.md": "# model\n" }, "first");
     // Credentials in the URL must not be stored.
     git(s, s.cwd, "remote", "add", "origin", "https://user:secret-token@example.com/team/clf.git");
-    const head = git(s, s.cwd, "rev-parse", "HEAD");
 
     // Untracked files (the model, the store itself) do not make the code dirty.
     s.write("out/model.bin", "weights 1");
@@ -79,11 +74,7 @@ describe("code capture from git", () => {
 
   it("a detached HEAD has no branch; outside a repository there is no code", async () => {
     const s = await sandbox();
-    git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
-    s.write("train.py", "x = 1\n");
-    git(s, s.cwd, "add", "train.py");
-    git(s, s.cwd, "commit", "--quiet", "-m", "one");
-    const head = git(s, s.cwd, "rev-parse", "HEAD");
+    const head = commitFiles(s, { "train.py": "x = 1\n" }, "one");
     git(s, s.cwd, "checkout", "--quiet", "--detach");
     s.write("model.bin", "weights");
     const detached = await s.json<VersionJson>(["push", "clf", "model.bin"]);

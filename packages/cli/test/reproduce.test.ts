@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { partialFolderName } from "@cairn/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  commitFiles,
   git,
   type RunningCli,
   type RunResult,
@@ -254,10 +255,7 @@ describe("cairn reproduce, through cairn serve", () => {
 describe("cairn reproduce, when it cannot finish", () => {
   it("fails with NOT_FOUND, exit 1, and leaves no folder and no worktree behind", async () => {
     const s = await sandbox();
-    git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
-    s.write("train.py", "print('hi')\n");
-    git(s, s.cwd, "add", "train.py");
-    git(s, s.cwd, "commit", "--quiet", "-m", "only here");
+    commitFiles(s, { "train.py": "print('hi')\n" }, "only here");
     s.write("out/model.bin", "weights");
     await s.ok(["push", "clf", "out", "--version", "1.0.0"]);
 
@@ -303,10 +301,7 @@ describe("cairn reproduce, when it cannot finish", () => {
 
   it("after a run killed with SIGKILL, the next one removes its partial folder and worktree, and finishes", async () => {
     const s = await sandbox();
-    git(s, s.cwd, "init", "--quiet", "--initial-branch=main");
-    s.write("train.py", "print('hi')\n");
-    git(s, s.cwd, "add", "train.py");
-    git(s, s.cwd, "commit", "--quiet", "-m", "only here");
+    commitFiles(s, { "train.py": "print('hi')\n" }, "only here");
     // Large enough that the kill lands while the data is still being pulled.
     const rows = randomBytes(48 * 1024 * 1024);
     s.write("../big/rows.bin", rows);
