@@ -9,15 +9,18 @@ export const SESSION_TIMEOUT_MS = 2 * 60_000;
 /** A pack whose live bytes fall below this fraction of its size is rewritten with only its live chunks. */
 export const DEFAULT_REWRITE_BELOW = 0.5;
 
+/** The machine a process runs on, as the rules about who owns leftovers see it (GC's sessions, reproduce's folders). */
+export interface Machine {
+  host: string;
+  /** Whether a process of this machine still runs. */
+  isProcessAlive(pid: number): boolean;
+}
+
 /**
  * Sessions whose claims GC must respect: on this host, those whose process still runs (a kill -9'd push is
  * dead at once); elsewhere, those with a recent heartbeat.
  */
-export function liveSessions(
-  sessions: readonly UploadSession[],
-  now: Date,
-  here: { host: string; isProcessAlive(pid: number): boolean },
-): UploadSession[] {
+export function liveSessions(sessions: readonly UploadSession[], now: Date, here: Machine): UploadSession[] {
   return sessions.filter((s) =>
     s.host === here.host
       ? here.isProcessAlive(s.pid)

@@ -60,7 +60,14 @@ export {
   policyDenied,
   unauthorized,
 } from "./errors.js";
-export { DEFAULT_REWRITE_BELOW, liveSessions, type PackPlan, planPacks, SESSION_TIMEOUT_MS } from "./gc.js";
+export {
+  DEFAULT_REWRITE_BELOW,
+  liveSessions,
+  type Machine,
+  type PackPlan,
+  planPacks,
+  SESSION_TIMEOUT_MS,
+} from "./gc.js";
 export * from "./lineage/index.js";
 export {
   alignCurves,

@@ -5,6 +5,7 @@
  * folder it builds in, which tells a killed run's leftovers from a live one's. Pure; the CLI does the I/O.
  */
 import { invalid, notFound } from "./errors.js";
+import type { Machine } from "./gc.js";
 import { normaliseFilePath } from "./paths.js";
 import { parseRef } from "./refs.js";
 import type { CodeInfo, JsonObject, Run } from "./types.js";
@@ -148,10 +149,7 @@ export function partialFolderName(name: string, owner: PartialOwner, nonce: stri
  * process that no longer runs. Never one of a live process (a reproduce running now, or a reused pid: kept
  * until that process ends), of another host sharing the folder (its pids mean nothing here), or any other name.
  */
-export function stalePartialFolders(
-  names: readonly string[],
-  here: { host: string; isProcessAlive(pid: number): boolean },
-): string[] {
+export function stalePartialFolders(names: readonly string[], here: Machine): string[] {
   const host = folderSafe(here.host);
   return names.filter((name) => {
     const owner = PARTIAL_FOLDER.exec(name);

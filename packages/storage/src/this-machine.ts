@@ -3,6 +3,7 @@
  * and whether a process of it still runs. Whatever a dead process left may be cleaned up; a live one's never.
  */
 import { hostname } from "node:os";
+import type { Machine } from "@cairn/core";
 
 function isProcessAlive(pid: number): boolean {
   try {
@@ -14,7 +15,7 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-export const thisMachine = (): { host: string; isProcessAlive(pid: number): boolean } => ({
+export const thisMachine = (): Machine => ({
   host: hostname(),
   isProcessAlive,
 });
