@@ -63,7 +63,7 @@ export interface PushResult {
 }
 
 export interface TransferSettings {
-  /** Bytes of chunks per pack upload (default 32 MiB). */
+  /** Bytes of chunks per pack upload (default 16 MiB: CairnClient's). */
   packBytes: number;
   /** Tries after the first for a request that got no answer or a 5xx (default 5). */
   retries: number;
