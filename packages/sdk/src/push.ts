@@ -69,10 +69,9 @@ export interface TransferSettings {
   retries: number;
 }
 
-// Chunk names are asked about once this many chunks or bytes wait, so a question's chunks stay in memory
-// only briefly. One question is out while the next fills, so chunking does not wait for each answer.
+// A pack's chunks are asked about once this many wait in it (or it is full), so a question's chunks stay in
+// memory only briefly. One question is out while the next pack fills, so chunking does not wait for each answer.
 const QUESTION_CHUNKS = 1024;
-const QUESTION_BYTES = 16 * 1024 * 1024;
 const READ_PIECE = 1024 * 1024;
 const BODY_PIECE = 1024 * 1024;
 const HEARTBEAT_MS = 20_000;
@@ -146,13 +145,6 @@ async function prepare(files: PushFile[]): Promise<PreparedFile[]> {
   return prepared;
 }
 
-/** Chunks waiting for the server to say which it lacks: their bytes, copied back to back into one buffer. */
-interface Question {
-  buffer: Buffer;
-  used: number;
-  chunks: NamedChunk[];
-}
-
 /** One pack upload's body being built: chunk frames back to back, and where each frame starts. */
 interface Pack {
   buffer: Buffer;
@@ -162,28 +154,30 @@ interface Pack {
 
 /**
  * Packs on the wire at once. Two keep the server busy: it stores one while the next arrives, instead of
- * idling through each answer's round trip. With the pack filling meanwhile, at most three packs are held.
+ * idling through each answer's round trip. With one pack filling and one asked about meanwhile, at most four
+ * packs are held.
  */
 const PACKS_IN_FLIGHT = 2;
 
 /**
- * Decides which chunks go up and sends them: each distinct chunk is asked about once; the missing ones fill a
- * pack, sent while the next fills (at most PACKS_IN_FLIGHT packs on the wire).
+ * Decides which chunks go up and sends them. Each distinct chunk is framed into the pack being filled as it is
+ * offered — one copy, so a chunker may hand out views of memory it reuses for the next chunk. A full pack's
+ * chunks are asked about in one question while the next pack fills; the frames of chunks the server holds are
+ * dropped (the rest move together), and what is left is sent, at most PACKS_IN_FLIGHT packs on the wire.
  *
- * A chunk's bytes are copied in when it is offered, so a chunker may hand out views of memory it reuses for
- * the next chunk; the missing chunks are then framed into one contiguous pack body, sent in one piece.
+ * Framing before asking, not after: a new file's chunks are nearly all missing, and copying each into a
+ * question's buffer and then into a pack cost a second copy of the whole file (from the chunker's shared
+ * memory, which V8 copies slowly). A new version of a file wastes a copy of the chunks the server has instead,
+ * which it would have made into the question's buffer anyway.
  */
 class PackSender {
   private readonly offered = new Set<string>();
-  // Reused, not fresh per question or pack (see SpareBuffers): one being filled and one out, and the packs on
-  // the wire plus the one filling.
-  private readonly questions = new SpareBuffers(QUESTION_BYTES, 2);
+  // Reused, not fresh per pack (see SpareBuffers): the one filling, the one asked about, those on the wire.
   private readonly packs: SpareBuffers;
-  private question: Question | undefined;
   private pack: Pack | undefined;
   private packCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
-  /** The question out now; questions are answered one at a time, so packs keep the files' chunk order. */
+  /** The pack asked about now; packs are asked about one at a time, so they go up in the files' chunk order. */
   private asking: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   sentChunks = 0;
@@ -198,7 +192,7 @@ class PackSender {
     // Room for a full pack plus the frame that crosses the mark.
     this.packs = new SpareBuffers(
       settings.packBytes + FRAME_HEADER_SIZE + MAX_CHUNK_SIZE,
-      PACKS_IN_FLIGHT + 1,
+      PACKS_IN_FLIGHT + 2,
     );
   }
 
@@ -209,18 +203,14 @@ class PackSender {
   async offer(chunk: NamedChunk): Promise<void> {
     if (this.offered.has(chunk.hash)) return;
     this.offered.add(chunk.hash);
+    this.pack ??= { buffer: this.packs.take(), used: 0, frames: [] };
+    const pack = this.pack;
     const length = chunk.data.byteLength;
-    if (
-      this.question &&
-      (this.question.used + length > QUESTION_BYTES || this.question.chunks.length >= QUESTION_CHUNKS)
-    ) {
-      await this.askNext();
-    }
-    this.question ??= { buffer: this.questions.take(), used: 0, chunks: [] };
-    const q = this.question;
-    q.buffer.set(chunk.data, q.used);
-    q.chunks.push({ hash: chunk.hash, data: q.buffer.subarray(q.used, q.used + length) });
-    q.used += length;
+    pack.frames.push({ hash: chunk.hash, at: pack.used, length });
+    pack.buffer.set(frameHeader(chunk.hash, length), pack.used);
+    pack.buffer.set(chunk.data, pack.used + FRAME_HEADER_SIZE);
+    pack.used += FRAME_HEADER_SIZE + length;
+    if (pack.used >= this.settings.packBytes || pack.frames.length >= QUESTION_CHUNKS) await this.askNext();
   }
 
   /** Sends everything still waiting and waits for the last pack. */
@@ -228,7 +218,6 @@ class PackSender {
     await this.askNext();
     await this.asking;
     this.rethrow();
-    if (this.pack) await this.ship();
     await Promise.all(this.inFlight);
     this.rethrow();
   }
@@ -238,38 +227,32 @@ class PackSender {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Puts the waiting chunks' question out once the one before it is answered. */
+  /** Puts the filled pack's question out once the one before it is answered (and its pack on its way). */
   private async askNext(): Promise<void> {
-    const batch = this.question;
-    this.question = undefined;
+    const pack = this.pack;
+    this.pack = undefined;
     await this.asking;
     this.rethrow();
-    if (!batch) return;
+    if (!pack) return;
     // Kept as a promise that never rejects, like an upload: its failure is thrown by the next caller.
-    this.asking = this.ask(batch).catch((error: unknown) => {
+    this.asking = this.askAndShip(pack).catch((error: unknown) => {
       this.failure ??= { error };
     });
   }
 
-  private async ask(batch: Question): Promise<void> {
+  /** Keeps only the frames of chunks the server lacks and sends them, if any are left. */
+  private async askAndShip(pack: Pack): Promise<void> {
+    let shipped = false;
     try {
-      const missing = await this.missing(batch.chunks.map((c) => c.hash));
-      for (const chunk of batch.chunks) if (missing.has(chunk.hash)) await this.frame(chunk);
+      const missing = await this.missing(pack.frames.map((f) => f.hash));
+      keepFrames(pack, (hash) => missing.has(hash));
+      if (pack.frames.length > 0) {
+        await this.ship(pack);
+        shipped = true;
+      }
     } finally {
-      this.questions.give(batch.buffer);
+      if (!shipped) this.packs.give(pack.buffer);
     }
-  }
-
-  /** Adds a chunk's frame to the pack being filled; a full pack is sent. */
-  private async frame(chunk: NamedChunk): Promise<void> {
-    this.pack ??= { buffer: this.packs.take(), used: 0, frames: [] };
-    const pack = this.pack;
-    const length = chunk.data.byteLength;
-    pack.frames.push({ hash: chunk.hash, at: pack.used, length });
-    pack.buffer.set(frameHeader(chunk.hash, length), pack.used);
-    pack.buffer.set(chunk.data, pack.used + FRAME_HEADER_SIZE);
-    pack.used += FRAME_HEADER_SIZE + length;
-    if (pack.used >= this.settings.packBytes) await this.ship();
   }
 
   /** Which of `hashes` the server lacks (and, from now on, holds for this session). */
@@ -287,12 +270,10 @@ class PackSender {
     return missing;
   }
 
-  private async ship(): Promise<void> {
+  /** Puts the pack on the wire once fewer than PACKS_IN_FLIGHT are; its buffer is given back when it is sent. */
+  private async ship(pack: Pack): Promise<void> {
     while (this.inFlight.size >= PACKS_IN_FLIGHT) await Promise.race(this.inFlight);
     this.rethrow();
-    const pack = this.pack;
-    this.pack = undefined;
-    if (!pack) return;
     const n = ++this.packCount;
     // Kept as a promise that never rejects, so a failure waits to be thrown here, not as an unhandled one.
     const upload = this.upload(n, pack)
@@ -356,7 +337,8 @@ function keepFrames(pack: Pack, keep: (hash: string) => boolean): void {
     if (!keep(frame.hash)) continue;
     const size = FRAME_HEADER_SIZE + frame.length;
     // Never forward: a kept frame only moves towards the front, so copyWithin reads bytes not yet overwritten.
-    pack.buffer.copyWithin(used, frame.at, frame.at + size);
+    // Frames before the first dropped one stay where they are (a new file's pack moves nothing).
+    if (frame.at !== used) pack.buffer.copyWithin(used, frame.at, frame.at + size);
     kept.push({ ...frame, at: used });
     used += size;
   }
