@@ -4,6 +4,7 @@
 export { API_PREFIX, type BuildAppOptions, buildApp, type CairnApp, DEFAULT_BODY_LIMIT } from "./app.js";
 export type { Access, AuthMode } from "./auth.js";
 export { EdgeRefusal, type ErrorAnswer, type HttpErrorCode, toErrorAnswer } from "./errors.js";
+export { tuneGarbageCollectionForServing } from "./gc-tuning.js";
 export { MAX_JSON_DEPTH } from "./json-body.js";
 export type { Page } from "./pagination.js";
 export { parseRateLimit, type RateLimit } from "./rate-limit.js";

@@ -61,7 +61,10 @@ export function registerServe(program: Command): void {
           throw new CairnError("USAGE", `--log-level takes ${LOG_LEVELS.join(", ")}, not ${opts.logLevel}`);
         }
         // Loaded here, so that other commands never load the HTTP stack.
-        const { buildApp, logDestination, parseRateLimit } = await import("@cairn/server");
+        const { buildApp, logDestination, parseRateLimit, tuneGarbageCollectionForServing } = await import(
+          "@cairn/server"
+        );
+        tuneGarbageCollectionForServing();
         const rateLimit = parseRateLimit(opts.rateLimit);
         const loopback = isLoopback(opts.host);
         // Log lines go to stderr without a blocking write each; whatever is still buffered is written on the
