@@ -7,15 +7,19 @@
 export class SpareBuffers {
   private readonly spare: Buffer[] = [];
 
-  /** @param keep how many given back are kept; the rest are left to the garbage collector. */
+  /**
+   * @param keep how many given back are kept; the rest are left to the garbage collector.
+   * @param allocate makes a new buffer of `size` bytes when none is spare (default: unzeroed fresh memory).
+   */
   constructor(
     readonly size: number,
     private readonly keep: number,
+    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
   ) {}
 
   /** A buffer of `size` bytes, unzeroed: the caller writes every byte it hands on. */
   take(): Buffer {
-    return this.spare.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    return this.spare.pop() ?? this.allocate(this.size);
   }
 
   /** Gives back a buffer from `take` that nobody reads any more. */

@@ -4,6 +4,7 @@
  * chunks with their bytes.
  */
 
+import { DIRECT_ALIGNMENT, pageAlignedSharedPieces } from "../fs/direct-io.js";
 import type { Chunk, ChunkWithData } from "./chunker.js";
 import { FileSource } from "./file-source.js";
 
@@ -14,14 +15,26 @@ export type ChunkStreamSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>
  * SharedArrayBuffer is fresh memory: faulting its pages in (and unmapping them after garbage collection)
  * cost more than all of chunking in measurements, several times over once worker threads run beside it.
  */
-const spares = new Map<number, SharedArrayBuffer[]>();
+const spares = new Map<number, Uint8Array[]>();
 const MAX_SPARE_BYTES = 32 * 1024 * 1024;
 let spareBytes = 0;
+/** Page-aligned blocks, per block size, for reads straight from the disk (see FileReader). */
+const alignedBlocks = new Map<number, () => Uint8Array>();
 
 function takeBlock(size: number): Uint8Array {
-  const buffer = spares.get(size)?.pop();
-  if (buffer) spareBytes -= size;
-  return new Uint8Array(buffer ?? new SharedArrayBuffer(size));
+  const spare = spares.get(size)?.pop();
+  if (spare) {
+    spareBytes -= size;
+    return spare;
+  }
+  if (size % DIRECT_ALIGNMENT !== 0 || size > MAX_SPARE_BYTES)
+    return new Uint8Array(new SharedArrayBuffer(size));
+  let take = alignedBlocks.get(size);
+  if (!take) {
+    take = pageAlignedSharedPieces(size);
+    alignedBlocks.set(size, take);
+  }
+  return take();
 }
 
 export class BlockReader {
@@ -81,10 +94,11 @@ export class BlockReader {
 
   /** Gives a block back for reuse; nothing may read it afterwards (no worker, no view handed out). */
   recycle(block: Uint8Array): void {
-    const buffer = block.buffer as SharedArrayBuffer;
-    if (buffer.byteLength !== this.blockSize || spareBytes + this.blockSize > MAX_SPARE_BYTES) return;
+    // The whole block, also when the last one was handed out shorter.
+    const whole = new Uint8Array(block.buffer, block.byteOffset, this.blockSize);
+    if (spareBytes + this.blockSize > MAX_SPARE_BYTES) return;
     const list = spares.get(this.blockSize) ?? [];
-    list.push(buffer);
+    list.push(whole);
     spares.set(this.blockSize, list);
     spareBytes += this.blockSize;
   }

@@ -3,14 +3,13 @@
  * `chunkStream` recognises it and reads the file straight into its blocks (no copy of the file in between, no
  * fresh buffer per read), in large reads: Node's 64 KiB default costs several times the throughput.
  */
-import { type FileHandle, open } from "node:fs/promises";
-import { readFully } from "../fs/_read-fully.js";
+import { FileReader } from "../fs/direct-io.js";
 
 // Reads of this size when iterated as plain pieces (the blocks `chunkStream` reads into are larger still).
 const PIECE = 1024 * 1024;
 
 export class FileSource implements AsyncIterable<Uint8Array> {
-  private handle: Promise<FileHandle> | undefined;
+  private handle: Promise<FileReader> | undefined;
   private ended = false;
 
   constructor(readonly path: string) {}
@@ -18,8 +17,8 @@ export class FileSource implements AsyncIterable<Uint8Array> {
   /** Fills `target` from where the last read stopped; fewer bytes than asked means the end of the file. */
   async readInto(target: Uint8Array): Promise<number> {
     if (this.ended) return 0;
-    this.handle ??= open(this.path, "r");
-    const filled = await readFully(await this.handle, target, null);
+    this.handle ??= FileReader.open(this.path);
+    const filled = await (await this.handle).read(target);
     if (filled < target.length) await this.close();
     return filled;
   }

@@ -21,7 +21,7 @@ export type { ChunkStreamSource } from "./_blocks.js";
 export interface ChunkStreamOptions {
   /** Bytes per block handed to the workers (default 4 MiB). Any size works; chunks may straddle blocks. */
   blockSize?: number;
-  /** Blocks read ahead of the consumer (default 4): memory in flight is about blockSize × readAhead. */
+  /** Blocks read ahead of the consumer (default 8): memory in flight is about blockSize × readAhead. */
   readAhead?: number;
   /** Compute the whole-file sha256 in the same pass (default true). */
   sha256?: boolean;
@@ -53,7 +53,9 @@ export interface ChunkedFile extends AsyncIterable<ChunkWithData> {
 }
 
 const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
-const DEFAULT_READ_AHEAD = 4;
+// Eight, not four: blocks are read straight from the disk, one at a time, and a consumer waiting on its own
+// writes must not leave the disk idle for reads (1 GiB local push, cold: 1.9-2.3 s with four, 1.6-2.1 with eight).
+const DEFAULT_READ_AHEAD = 8;
 
 /**
  * Chunks `source` as the Xet spec does. Unless `transient` is set, each chunk's `data` is a view of memory

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { type BlobInfo, type BlobStore, type ByteSource, invalid, notFound } from "@cairn/core";
 import { checkKey, checkPrefix, checkRange, isTempName, TEMP_MARK } from "./_keys.js";
 import { readFully } from "./_read-fully.js";
+import { FileWriter } from "./direct-io.js";
 
 // Node's default 64 KiB stream buffer costs about 4x in throughput on multi-GB files.
 const READ_BUFFER = 1024 * 1024;
@@ -24,14 +25,6 @@ const isMissing = (error: unknown): boolean => {
   const code = errorCode(error);
   return code === "ENOENT" || code === "ENOTDIR";
 };
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.byteLength) {
-    const result = await handle.write(bytes, written, bytes.byteLength - written);
-    written += result.bytesWritten;
-  }
-}
 
 /** `length` bytes from `offset` (fewer if the file ends first), in fresh pieces: a consumer may keep them. */
 async function* readRange(handle: FileHandle, offset: number, length: number): AsyncGenerator<Uint8Array> {
@@ -95,15 +88,15 @@ export class FsBlobStore implements BlobStore {
     const folder = dirname(target);
     const newFolders = await this.makeFolder(folder);
     const temp = join(folder, TEMP_MARK + randomBytes(8).toString("hex"));
-    const handle = await open(temp, "wx");
+    const file = await FileWriter.create(temp);
     try {
       try {
-        if (body instanceof Uint8Array) await writeAll(handle, body);
+        if (body instanceof Uint8Array) await file.write(body);
         // Each piece is written before the next is asked for, so the producer may then reuse it (PackWriter).
-        else for await (const chunk of body) await writeAll(handle, chunk);
-        await handle.sync();
+        else for await (const chunk of body) await file.write(chunk);
+        await file.sync();
       } finally {
-        await handle.close();
+        await file.close();
       }
       await rename(temp, target);
     } catch (error) {
