@@ -54,6 +54,11 @@ export class BlockReader {
         Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
+  /** How many `next` calls may be under way at once: a file's reads may overlap, a stream's pieces may not. */
+  get readsAtOnce(): number {
+    return this.file ? 2 : 1;
+  }
+
   /**
    * The next block: full except the last, undefined at the end. A source piece is copied before the next one
    * is requested, so sources that reuse one read buffer are safe.

@@ -14,12 +14,16 @@ export class FileSource implements AsyncIterable<Uint8Array> {
 
   constructor(readonly path: string) {}
 
-  /** Fills `target` from where the last read stopped; fewer bytes than asked means the end of the file. */
+  /**
+   * Fills `target` from where the last read asked for stopped; fewer bytes than asked means the end of the
+   * file. Reads may overlap (a chunk stream keeps two under way): each takes the next bytes when called.
+   */
   async readInto(target: Uint8Array): Promise<number> {
     if (this.ended) return 0;
     this.handle ??= FileReader.open(this.path);
     const filled = await (await this.handle).read(target);
-    if (filled < target.length) await this.close();
+    // The end: closed by `close` (the file handle waits for reads still under way).
+    if (filled < target.length) this.ended = true;
     return filled;
   }
 

@@ -177,19 +177,22 @@ class StreamedFile implements ChunkedFile {
       };
       for (const block of firstBlocks) send(block);
       let ended = false;
-      // The next read, under way while this thread names and hands out chunks (the disk is busy meanwhile).
-      let reading: Promise<Uint8Array | undefined> | undefined;
+      // The next reads, under way while this thread names and hands out chunks. A file's two at once: a disk read
+      // straight into memory has no read-ahead of the kernel's, and one at a time left the disk idle between
+      // them (measured: 1 GiB read directly in 4 MiB reads, one at a time 1.2-1.9 GB/s, two 1.5-1.9 GB/s; a
+      // push of a new version of 1 GiB with 10% changed, cold, 1.50-1.60 s → 1.30-1.32 s). Three: no faster.
+      const reading: Promise<Uint8Array | undefined>[] = [];
       for (;;) {
         // Top up the blocks in flight first, so the worker stays busy while this thread hands out chunks.
         while (!ended && queue.length < this.readAhead) {
-          const block = await (reading ?? reader.next());
-          reading = undefined;
+          const block = await (reading.shift() ?? reader.next());
           if (!block) ended = true;
           send(block);
         }
-        if (!ended && !reading) {
-          reading = reader.next();
-          reading.catch(() => {}); // awaited above, unless the consumer stops first
+        while (!ended && reading.length < reader.readsAtOnce) {
+          const read = reader.next();
+          read.catch(() => {}); // awaited above, unless the consumer stops first
+          reading.push(read);
         }
         const head = queue.shift();
         if (!head) break;

@@ -170,19 +170,23 @@ export class FileReader extends DirectOrCached {
     return new FileReader(cached, direct);
   }
 
-  /** Fills `target` from where the last read stopped; fewer bytes than asked only at the end of the file. */
+  /**
+   * Fills `target` from where the last read asked for stopped; fewer bytes than asked only at the end of the
+   * file. Reads may overlap: each takes the next `target.length` bytes when it is called.
+   */
   async read(target: Uint8Array): Promise<number> {
+    const start = this.position;
+    this.position += target.byteLength;
     let filled = 0;
     while (filled < target.byteLength) {
       // The length may run past the end of the file: a direct read then stops there.
       const length = target.byteLength - filled;
-      const read = await this.move(this.position + filled, length, async (handle) => {
-        return (await handle.read(target, filled, length, this.position + filled)).bytesRead;
+      const read = await this.move(start + filled, length, async (handle) => {
+        return (await handle.read(target, filled, length, start + filled)).bytesRead;
       });
       if (read === 0) break;
       filled += read;
     }
-    this.position += filled;
     return filled;
   }
 }
