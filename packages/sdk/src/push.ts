@@ -153,11 +153,12 @@ interface Pack {
 }
 
 /**
- * Packs on the wire at once. Two keep the server busy: it stores one while the next arrives, instead of
- * idling through each answer's round trip. With one pack filling and one asked about meanwhile, at most four
- * packs are held.
+ * Packs on the wire at once. A server answers a pack once it is durable, which takes about as long as the pack
+ * took to arrive (the disk finishing its writes, fsync, the index); with three, the next pack's bytes are
+ * already waiting when the one before it has arrived. Measured (1 GiB over loopback, cold): two 3.55-3.67 s,
+ * three 3.26-3.50 s, four no faster. With one pack filling and one asked about meanwhile, at most five are held.
  */
-const PACKS_IN_FLIGHT = 2;
+const PACKS_IN_FLIGHT = 3;
 
 /**
  * Decides which chunks go up and sends them. Each distinct chunk is framed into the pack being filled as it is

@@ -4,8 +4,9 @@
  * it back from the store (which costs seconds per GiB while the client waits for the answer).
  *
  * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
- * their numbers: a pack that arrives while the one before it is still arriving waits for it. Anything else —
- * a pack out of order, resent after a cut, or refused — stops the session's tracking, and its files are then
+ * their numbers: a pack that arrives while those before it are still on the wire waits for them (up to
+ * MAX_AHEAD of them). Anything else — a pack out of order, resent after a cut, or refused — stops the session's
+ * tracking, and its files are then
  * checked by reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
  */
 import { createHash, type Hash } from "node:crypto";
@@ -20,10 +21,12 @@ interface PackEnd {
 }
 
 /**
- * How long a pack waits for the one before it to finish arriving; past that the tracking stops. Only a guard:
- * the pack waited for is already arriving, and ends (whole, cut or refused) when its connection does.
+ * How long a pack waits for the ones before it to finish arriving; past that the tracking stops. Only a guard:
+ * the packs waited for are on the wire already, and end (whole, cut or refused) when their connections do.
  */
 const TURN_WAIT_MS = 30_000;
+/** Packs a pack may wait behind: a client keeps a few on the wire at once (the SDK three). */
+const MAX_AHEAD = 4;
 /** Pack ends remembered: a file past them (32 GiB in the SDK's 32 MiB packs) is read back instead. */
 const MAX_ENDS = 1024;
 
@@ -64,12 +67,18 @@ export class SessionArrivals {
   async begin(n: number): Promise<boolean> {
     this.touched = Date.now();
     if (this.broken) return false;
-    if (n === this.expected + 1 && this.arriving) {
-      // The pack before this one is arriving: the client sent them together. Wait for it to end.
+    // Packs before this one are still to arrive, or arriving: the client sent them together. Wait for them.
+    const deadline = Date.now() + TURN_WAIT_MS;
+    while (
+      !this.broken &&
+      (n > this.expected || (n === this.expected && this.arriving)) &&
+      n - this.expected <= MAX_AHEAD &&
+      Date.now() < deadline
+    ) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
-        timer = setTimeout(resolve, TURN_WAIT_MS);
+        timer = setTimeout(resolve, deadline - Date.now());
       });
       clearTimeout(timer);
     }
