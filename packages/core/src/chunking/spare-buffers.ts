@@ -1,6 +1,6 @@
 /**
- * @module Buffers of one size kept for reuse by whoever moves chunk bytes in bulk (a push's questions and packs,
- * a pack writer's pieces, a server's staging). Fresh memory costs a page fault per 4 KiB, and V8 answers the
+ * @module Buffers of one size kept for reuse by whoever moves chunk bytes in bulk (a push's packs,
+ * a pack writer's pieces). Fresh memory costs a page fault per 4 KiB, and V8 answers the
  * growth of memory outside its heap with full garbage collections: for a pipeline that moves a GiB through
  * 1–16 MiB buffers, together they cost as much as moving the bytes.
  */

@@ -62,20 +62,30 @@ export class PackWriter {
     return this.hashes.has(hash);
   }
 
-  async append(hash: string, data: Uint8Array): Promise<void> {
-    if (this.hashes.has(hash)) return;
+  /**
+   * Copies a chunk into the pack, its bytes in one array or as consecutive parts; returns its length (0 if the
+   * pack has it already). The caller may reuse the bytes once this returns.
+   */
+  async append(hash: string, data: Uint8Array | readonly Uint8Array[]): Promise<number> {
+    if (this.hashes.has(hash)) return 0;
     this.hashes.add(hash);
-    this.entries.push({ hash, offset: this.bytes, length: data.byteLength });
-    this.bytes += data.byteLength;
-    for (let at = 0; at < data.byteLength; ) {
-      // Unzeroed: every byte is written before the piece is handed on.
-      this.piece ??= pieces.take();
-      const take = Math.min(data.byteLength - at, PIECE_BYTES - this.filled);
-      this.piece.set(data.subarray(at, at + take), this.filled);
-      this.filled += take;
-      at += take;
-      if (this.filled === PIECE_BYTES) await this.handOn();
+    const parts = data instanceof Uint8Array ? [data] : data;
+    let length = 0;
+    for (const part of parts) length += part.byteLength;
+    this.entries.push({ hash, offset: this.bytes, length });
+    this.bytes += length;
+    for (const part of parts) {
+      for (let at = 0; at < part.byteLength; ) {
+        // Unzeroed: every byte is written before the piece is handed on.
+        this.piece ??= pieces.take();
+        const take = Math.min(part.byteLength - at, PIECE_BYTES - this.filled);
+        this.piece.set(part.subarray(at, at + take), this.filled);
+        this.filled += take;
+        at += take;
+        if (this.filled === PIECE_BYTES) await this.handOn();
+      }
     }
+    return length;
   }
 
   /** Sends the piece being filled to the blob store; a fresh one is taken for the next bytes. */
