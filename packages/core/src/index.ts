@@ -32,6 +32,7 @@ export {
   type ChunkHasher,
   type ChunkWithData,
   chunkBuffer,
+  copyBytes,
   createPortableChunkHasher,
   FRAME_HEADER_SIZE,
   type FramedChunk,

@@ -9,6 +9,7 @@ import { stat } from "node:fs/promises";
 import {
   CHUNK_FRAMES_TYPE,
   type ChunkRef,
+  copyBytes,
   FRAME_HEADER_SIZE,
   frameHeader,
   invalid,
@@ -209,7 +210,8 @@ class PackSender {
     const length = chunk.data.byteLength;
     pack.frames.push({ hash: chunk.hash, at: pack.used, length });
     pack.buffer.set(frameHeader(chunk.hash, length), pack.used);
-    pack.buffer.set(chunk.data, pack.used + FRAME_HEADER_SIZE);
+    // Out of the chunker's shared blocks: copyBytes, not set (twice as fast from shared memory).
+    copyBytes(pack.buffer, pack.used + FRAME_HEADER_SIZE, chunk.data);
     pack.used += FRAME_HEADER_SIZE + length;
     if (pack.used >= this.settings.packBytes || pack.frames.length >= QUESTION_CHUNKS) await this.askNext();
   }

@@ -7,6 +7,7 @@
 import type { GearKernel, GearState } from "./_gear-kernel.js";
 import { GEAR_TABLE } from "./_gear-table.js";
 import { type Bytes, I32, I64, i32Const, i64Const, local, mem, op, VOID, wasmModule } from "./_wasm.js";
+import { copyBytes } from "./copy-bytes.js";
 import { MAX_CHUNK_SIZE, SKIP_BYTES } from "./params.js";
 
 // Memory layout (one 64 KiB page of fixed data, then the input window).
@@ -199,7 +200,7 @@ export function createWasmGearKernel(): GearKernel {
         words[HASH_AT / 4] = state.hashLow;
         words[HASH_AT / 4 + 1] = state.hashHigh;
         words[LENGTH_AT / 4] = state.length;
-        bytes.set(piece, INPUT_AT);
+        copyBytes(bytes, INPUT_AT, piece);
         const found = scan(piece.length);
         for (let k = 0; k < found; k++) cuts.push(at + words[CUTS_AT / 4 + k]!);
         state.hashLow = words[HASH_AT / 4]!;

@@ -15,6 +15,7 @@ export {
   createPortableChunkHasher,
   toHex,
 } from "./chunker.js";
+export { copyBytes } from "./copy-bytes.js";
 export {
   CHUNK_FRAMES_TYPE,
   FRAME_HEADER_SIZE,

@@ -4,6 +4,7 @@
  * chunks with their bytes.
  */
 
+import { copyBytes } from "@cairn/core";
 import { DIRECT_ALIGNMENT, pageAlignedSharedPieces } from "../fs/direct-io.js";
 import type { Chunk, ChunkWithData } from "./chunker.js";
 import { FileSource } from "./file-source.js";
@@ -80,7 +81,7 @@ export class BlockReader {
       }
       block ??= takeBlock(this.blockSize);
       const take = Math.min(this.rest.length, this.blockSize - filled);
-      block.set(this.rest.subarray(0, take), filled);
+      copyBytes(block, filled, this.rest.subarray(0, take));
       this.rest = this.rest.subarray(take);
       filled += take;
     }
@@ -140,7 +141,7 @@ export class ChunkAssembler {
     if (this.owned) {
       // Unzeroed memory: every byte is overwritten at once, so zero-filling 4 MiB per block is wasted.
       const copy = Buffer.allocUnsafeSlow(block.length);
-      copy.set(block);
+      copyBytes(copy, 0, block);
       this.block = new Uint8Array(copy.buffer, copy.byteOffset, copy.length);
     } else {
       this.block = block;

@@ -3,7 +3,7 @@
  * on S3) in large pieces; `seal` appends the table and waits until the pack is durable. Only then may the index
  * point at it.
  */
-import { type BlobStore, type ChunkLocation, type PackRecord, SpareBuffers } from "@cairn/core";
+import { type BlobStore, type ChunkLocation, copyBytes, type PackRecord, SpareBuffers } from "@cairn/core";
 import { pageAlignedPieces } from "../fs/direct-io.js";
 import { ByteChannel } from "./byte-channel.js";
 import { encodePackTrailer, type PackEntry } from "./pack-format.js";
@@ -79,7 +79,7 @@ export class PackWriter {
         // Unzeroed: every byte is written before the piece is handed on.
         this.piece ??= pieces.take();
         const take = Math.min(part.byteLength - at, PIECE_BYTES - this.filled);
-        this.piece.set(part.subarray(at, at + take), this.filled);
+        copyBytes(this.piece, this.filled, part.subarray(at, at + take));
         this.filled += take;
         at += take;
         if (this.filled === PIECE_BYTES) await this.handOn();
