@@ -158,24 +158,27 @@ export class ChunkStore implements ContentStore {
    * Claims the chunks of a batch the store already holds for the slot's session, then appends the ones it lacks
    * to the slot's pack (indexing the pack claims those for the session: `ChunkIndex.addPack`).
    */
-  private async storeBatch(slot: PackSlot, batch: WholeChunk[]): Promise<{ written: number; bytes: number }> {
-    const done = { written: 0, bytes: 0 };
-    if (batch.length === 0) return done;
+  private async storeBatch(slot: PackSlot, batch: WholeChunk[]): Promise<void> {
+    if (batch.length === 0) return;
     const unique = [...new Set(batch.map((c) => c.hash))];
     const stored = await this.index.claimChunks(slot.session, unique);
-    for (const chunk of batch) {
-      if (stored.has(chunk.hash) || slot.pack?.has(chunk.hash)) continue;
-      if (slot.sealing.some((s) => s.pack.has(chunk.hash))) continue;
-      slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
-      await slot.pack.append(chunk.hash, chunk.data);
-      done.written++;
-      done.bytes += chunk.data.byteLength;
-      if (slot.pack.size >= this.packSize) {
-        this.sealSlot(slot);
-        await this.settle(slot, SEALING_PACKS);
-      }
+    for (const chunk of batch)
+      if (!stored.has(chunk.hash)) await this.appendToSlot(slot, chunk.hash, chunk.data);
+  }
+
+  /**
+   * Appends a chunk to the slot's pack unless the slot has it already (in the open pack or one still sealing);
+   * a full pack is sealed. Returns the bytes appended (0 if none).
+   */
+  private async appendToSlot(slot: PackSlot, hash: string, data: PendingChunk["data"]): Promise<number> {
+    if (slot.pack?.has(hash) || slot.sealing.some((s) => s.pack.has(hash))) return 0;
+    slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
+    const bytes = await slot.pack.append(hash, data);
+    if (slot.pack.size >= this.packSize) {
+      this.sealSlot(slot);
+      await this.settle(slot, SEALING_PACKS);
     }
-    return done;
+    return bytes;
   }
 
   /**
@@ -216,14 +219,10 @@ export class ChunkStore implements ContentStore {
         }
         if (next.done) break;
         report.chunks++;
-        const { hash, data } = next.value;
-        if (slot.pack?.has(hash) || slot.sealing.some((s) => s.pack.has(hash))) continue;
-        slot.pack ??= new PackWriter(this.blobs, slot.nextKey());
-        report.writtenBytes += await slot.pack.append(hash, data);
-        report.written++;
-        if (slot.pack.size >= this.packSize) {
-          this.sealSlot(slot);
-          await this.settle(slot, SEALING_PACKS);
+        const bytes = await this.appendToSlot(slot, next.value.hash, next.value.data);
+        if (bytes > 0) {
+          report.written++;
+          report.writtenBytes += bytes;
         }
       }
       this.sealSlot(slot);
