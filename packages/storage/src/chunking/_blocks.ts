@@ -5,7 +5,7 @@
  */
 
 import { copyBytes } from "@cairn/core";
-import { DIRECT_ALIGNMENT, pageAlignedSharedPieces } from "../fs/direct-io.js";
+import { pageAlignedSharedPieces } from "../fs/direct-io.js";
 import type { Chunk, ChunkWithData } from "./chunker.js";
 import { FileSource } from "./file-source.js";
 
@@ -28,8 +28,6 @@ function takeBlock(size: number): Uint8Array {
     spareBytes -= size;
     return spare;
   }
-  if (size % DIRECT_ALIGNMENT !== 0 || size > MAX_SPARE_BYTES)
-    return new Uint8Array(new SharedArrayBuffer(size));
   let take = alignedBlocks.get(size);
   if (!take) {
     take = pageAlignedSharedPieces(size);

@@ -25,26 +25,37 @@ const SLAB_BYTES = 32 * 1024 * 1024 + DIRECT_ALIGNMENT;
 const MALLOC_HEADER = 16;
 
 /**
- * An allocator of `size`-byte buffers (a multiple of DIRECT_ALIGNMENT, at most 32 MiB) carved out of shared
- * slabs, each starting on a page boundary where the slab is laid out as glibc does. A slab lives as long as
- * any piece of it: for pools that keep what they allocate (SpareBuffers).
+ * Views of `size` bytes carved out of slabs from `newSlab`, each starting on a page boundary where the slab is
+ * laid out as glibc does. A slab lives as long as any piece of it: for pools that keep what they allocate. A
+ * size that cannot be carved so (not a multiple of DIRECT_ALIGNMENT, or over 32 MiB) gets memory of its own.
  */
-export function pageAlignedPieces(size: number): (size: number) => Buffer {
-  if (size % DIRECT_ALIGNMENT !== 0 || size > SLAB_BYTES - DIRECT_ALIGNMENT) {
-    throw new RangeError(`pageAlignedPieces: ${size} is not a multiple of ${DIRECT_ALIGNMENT} up to 32 MiB`);
-  }
-  let slab: Buffer | undefined;
+function slabPieces<T extends Uint8Array>(size: number, newSlab: (bytes: number) => T): () => T {
+  if (size % DIRECT_ALIGNMENT !== 0 || size > SLAB_BYTES - DIRECT_ALIGNMENT) return () => newSlab(size);
+  let slab: T | undefined;
   let used = 0;
-  return (asked) => {
-    if (asked !== size) throw new RangeError(`pageAlignedPieces: made for ${size} bytes, asked ${asked}`);
+  return () => {
     if (!slab || used + size > slab.length) {
-      slab = Buffer.allocUnsafeSlow(SLAB_BYTES).subarray(DIRECT_ALIGNMENT - MALLOC_HEADER);
+      slab = newSlab(SLAB_BYTES).subarray(DIRECT_ALIGNMENT - MALLOC_HEADER) as T;
       used = 0;
     }
-    const piece = slab.subarray(used, used + size);
+    const piece = slab.subarray(used, used + size) as T;
     used += size;
     return piece;
   };
+}
+
+/** Page-aligned Buffers of `size` bytes, unzeroed, as a SpareBuffers allocator. */
+export function pageAlignedPieces(size: number): (size: number) => Buffer {
+  const take = slabPieces(size, (bytes) => Buffer.allocUnsafeSlow(bytes));
+  return (asked) => {
+    if (asked !== size) throw new RangeError(`pageAlignedPieces: made for ${size} bytes, asked ${asked}`);
+    return take();
+  };
+}
+
+/** Page-aligned shared memory (SharedArrayBuffer views, which worker threads read without copies). */
+export function pageAlignedSharedPieces(size: number): () => Uint8Array {
+  return slabPieces(size, (bytes) => new Uint8Array(new SharedArrayBuffer(bytes)));
 }
 
 const errorCode = (error: unknown): string | undefined =>
@@ -131,30 +142,6 @@ export class FileWriter extends DirectOrCached {
     }
     this.position += bytes.byteLength;
   }
-}
-
-/**
- * Shared memory (SharedArrayBuffer views, which worker threads read without copies) of `size` bytes carved out
- * of slabs as `pageAlignedPieces` does: page-aligned where the C library maps large allocations as glibc does.
- */
-export function pageAlignedSharedPieces(size: number): () => Uint8Array {
-  if (size % DIRECT_ALIGNMENT !== 0 || size > SLAB_BYTES - DIRECT_ALIGNMENT) {
-    throw new RangeError(
-      `pageAlignedSharedPieces: ${size} is not a multiple of ${DIRECT_ALIGNMENT} up to 32 MiB`,
-    );
-  }
-  let slab: SharedArrayBuffer | undefined;
-  let used = 0;
-  const start = DIRECT_ALIGNMENT - MALLOC_HEADER;
-  return () => {
-    if (!slab || start + used + size > slab.byteLength) {
-      slab = new SharedArrayBuffer(SLAB_BYTES);
-      used = 0;
-    }
-    const piece = new Uint8Array(slab, start + used, size);
-    used += size;
-    return piece;
-  };
 }
 
 /**
