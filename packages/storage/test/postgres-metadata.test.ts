@@ -55,6 +55,19 @@ await describePostgres("metadata", (db) => {
         await db.admin.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")
       ).rows.map((r) => r.version);
 
+    /** Builds the database as cairn left it after migration `last`; returns every migration there is. */
+    const databaseAtMigration = async (last: number): Promise<readonly string[]> => {
+      const { MIGRATIONS } = await import("../dist/postgres/_migrations.js");
+      await db.admin.query(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)",
+      );
+      for (let v = 1; v <= last; v++) {
+        await db.admin.query(MIGRATIONS[v - 1]!);
+        await db.admin.query("INSERT INTO schema_migrations VALUES ($1, 'before')", [v]);
+      }
+      return MIGRATIONS;
+    };
+
     it("servers starting at once on a fresh database apply each migration exactly once", async () => {
       const stores = await Promise.all(Array.from({ length: 6 }, () => connect(1)));
       const applied = await appliedMigrations();
@@ -108,14 +121,7 @@ await describePostgres("metadata", (db) => {
 
     it("a push still open when a database written before migration 8 is upgraded keeps its packs' chunks", async () => {
       // The database as cairn left it at migration 7: packs named the session that wrote them.
-      const { MIGRATIONS } = await import("../dist/postgres/_migrations.js");
-      await db.admin.query(
-        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)",
-      );
-      for (let v = 1; v <= 7; v++) {
-        await db.admin.query(MIGRATIONS[v - 1]!);
-        await db.admin.query("INSERT INTO schema_migrations VALUES ($1, 'before')", [v]);
-      }
+      const MIGRATIONS = await databaseAtMigration(7);
       const now = new Date().toISOString();
       const open = "00000000-0000-4000-8000-0000000000a1";
       await db.admin.query(
@@ -145,14 +151,7 @@ await describePostgres("metadata", (db) => {
     });
 
     it("a version written before migration 9 (params as jsonb) reads and searches the same after the upgrade", async () => {
-      const { MIGRATIONS } = await import("../dist/postgres/_migrations.js");
-      await db.admin.query(
-        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at text NOT NULL)",
-      );
-      for (let v = 1; v <= 8; v++) {
-        await db.admin.query(MIGRATIONS[v - 1]!);
-        await db.admin.query("INSERT INTO schema_migrations VALUES ($1, 'before')", [v]);
-      }
+      const MIGRATIONS = await databaseAtMigration(8);
       const params = { zeta: 1, lr: 0.1, optimizer: { name: "adam", b: 2 } };
       await db.admin.query(
         `WITH a AS (INSERT INTO artifacts (name, type, created_at) VALUES ('resnet', 'model', $1) RETURNING id)
