@@ -6,8 +6,8 @@
  * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
  * their numbers: a pack that arrives while those before it are still on the wire waits for them (up to
  * MAX_AHEAD of them). Anything else — a pack out of order, resent after a cut, or refused — stops the session's
- * tracking, and its files are then
- * checked by reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
+ * tracking, and its files are then checked by reading them back, as before. Only chunks already checked against
+ * their BLAKE3 are hashed here.
  */
 import { createHash, type Hash } from "node:crypto";
 import type { ChunkRef } from "@cairn/core";
