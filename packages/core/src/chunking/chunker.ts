@@ -4,8 +4,11 @@
  * same bytes identically; hosts with a faster BLAKE3 (the chunk store's native binding) pass their hasher in.
  */
 
+import type { ChunkRef } from "../ports/chunks.js";
 import { PortableBlake3 } from "./_blake3-js.js";
 import { BoundaryFinder } from "./_boundaries.js";
+import { couldEndChunk } from "./_gear-kernel.js";
+import { ChunkGuide } from "./guide.js";
 import { CHUNK_KEY } from "./params.js";
 
 /** One chunk of a byte stream. */
@@ -61,7 +64,15 @@ export interface ChunkerOptions {
   portable?: boolean;
   /** Names the chunks (default: the portable BLAKE3). */
   hasher?: ChunkHasher;
+  /**
+   * The chunk list of an earlier version of the bytes (as this chunker cut them). Where the bytes repeat it,
+   * chunks are found by naming, not scanning (see ChunkGuide): the same chunks, with much less work.
+   */
+  previous?: readonly ChunkRef[];
 }
+
+/** Bytes scanned at a time while the guide is out of step: the most scanned past the cut that regains it. */
+const SCAN_WINDOW = 64 * 1024;
 
 /**
  * A streaming chunker: `push` pieces of any size, then `finish`. Chunks come out as soon as their last byte
@@ -71,17 +82,22 @@ export interface ChunkerOptions {
 export class Chunker {
   private readonly finder: BoundaryFinder;
   private readonly hasher: ChunkHasher;
+  private readonly guide: ChunkGuide | undefined;
   /** Stream offset of the next byte pushed. */
   private position = 0;
   private chunkStart = 0;
+  /** Bytes of the current stream cut by following `previous` rather than scanning. */
+  private followed = 0;
 
   constructor(options: ChunkerOptions = {}) {
     this.finder = new BoundaryFinder(options);
     this.hasher = options.hasher ?? createPortableChunkHasher();
+    if (options.previous && options.previous.length > 1) this.guide = new ChunkGuide(options.previous);
   }
 
   /** Feeds the next bytes of the stream; returns the chunks that end within them. */
   push(data: Uint8Array): Chunk[] {
+    if (this.guide) return this.pushGuided(data, this.guide);
     const chunks: Chunk[] = [];
     let from = 0;
     for (const cut of this.finder.push(data)) {
@@ -92,6 +108,61 @@ export class Chunker {
       from = cut;
     }
     if (from < data.length) this.hasher.update(data.subarray(from));
+    this.position += data.length;
+    return chunks;
+  }
+
+  /**
+   * `push` along the guide: at each cut, the guessed chunk if its bytes are all here and carry its name;
+   * otherwise a scan, a window at a time, until a cut chunk is in the list again.
+   */
+  private pushGuided(data: Uint8Array, guide: ChunkGuide): Chunk[] {
+    const chunks: Chunk[] = [];
+    /** Ends the open chunk at stream offset `end`, named by what the hasher was fed; returns its name. */
+    const cut = (end: number): string => {
+      const hash = this.hasher.digest();
+      chunks.push({ hash, offset: this.chunkStart, length: end - this.chunkStart });
+      this.chunkStart = end;
+      return hash;
+    };
+    let at = 0;
+    while (at < data.length) {
+      const guess = this.position + at === this.chunkStart ? guide.guess : undefined;
+      if (guess) {
+        const bytes = data.subarray(at, at + guess.length);
+        // A guess reaching past these bytes is scanned instead: the next push cannot go back to rescan them.
+        if (bytes.length === guess.length && couldEndChunk(bytes)) {
+          this.hasher.update(bytes);
+          if (this.hasher.digest() === guess.hash) {
+            chunks.push({ hash: guess.hash, offset: this.chunkStart, length: guess.length });
+            this.chunkStart += guess.length;
+            this.followed += guess.length;
+            guide.advance();
+            at += guess.length;
+            continue;
+          }
+        }
+        guide.lose(); // and scan the same bytes
+      }
+      const window = data.subarray(at, at + SCAN_WINDOW);
+      let from = 0;
+      let found = false;
+      for (const end of this.finder.push(window)) {
+        this.hasher.update(window.subarray(from, end));
+        from = end;
+        if (guide.follow(cut(this.position + at + end))) {
+          // Back in step: the bytes the finder scanned past this cut are guessed again, from a fresh state.
+          this.finder.reset();
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        this.hasher.update(window.subarray(from));
+        from = window.length;
+      }
+      at += from;
+    }
     this.position += data.length;
     return chunks;
   }
@@ -107,9 +178,19 @@ export class Chunker {
       });
     }
     this.finder.reset();
+    this.guide?.restart();
+    this.followed = 0;
     this.position = 0;
     this.chunkStart = 0;
     return chunks;
+  }
+
+  /**
+   * Bytes of the current stream cut by following `previous` (0 without it): how much like the earlier version
+   * the bytes are so far, for a caller deciding whether following it pays.
+   */
+  get followedBytes(): number {
+    return this.followed;
   }
 
   /** Bytes pushed so far in the current stream. */

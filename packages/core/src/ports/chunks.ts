@@ -18,6 +18,12 @@ export interface ChunkRef {
   length: number;
 }
 
+/** Content claimed by an upload session (`ChunkIndex.claimContent`). */
+export interface ClaimedContent extends ContentRecord {
+  /** Its chunks that are indexed: all of them, unless a pack was lost and the index rebuilt without it. */
+  stored: Set<string>;
+}
+
 export interface PackRecord {
   /** Blob key of the pack object. */
   key: string;
@@ -85,6 +91,12 @@ export interface ChunkIndex {
   /** Records a file's chunk list (idempotent for the same sha256) and claims it for the session. */
   putContent(sessionId: string, content: ContentRecord): Promise<void>;
   getContent(sha256: string): Promise<ContentRecord | null>;
+  /**
+   * Claims recorded content for the session and returns it, in one transaction (null if it is not recorded):
+   * garbage collection keeps the content, and so every chunk of it, until the session ends. A write that
+   * builds on an earlier version claims that version's content once instead of looking up its chunks.
+   */
+  claimContent(sessionId: string, sha256: string): Promise<ClaimedContent | null>;
   /** True when the content is recorded and every chunk of it is indexed. */
   hasContent(sha256: string): Promise<boolean>;
   locateChunks(hashes: string[]): Promise<Map<string, ChunkLocation>>;

@@ -3,6 +3,7 @@ export type {
   ChunkIndex,
   ChunkLocation,
   ChunkRef,
+  ClaimedContent,
   ContentRecord,
   PackRecord,
   PackUsage,

@@ -1,0 +1,57 @@
+/**
+ * The guided chunker's two parts (the chunk store's tests check its output against plain chunking): the end
+ * check must pass every chunk a scan cuts, or an unchanged file would be rescanned chunk by chunk, and the
+ * guide must pick the old list up again after a change.
+ */
+import { randomBytes } from "node:crypto";
+import { chunkBuffer, MAX_CHUNK_SIZE } from "@cairn/core";
+import { describe, expect, it } from "vitest";
+// Internal: the pieces behind Chunker's `previous` option.
+import { couldEndChunk } from "../dist/chunking/_gear-kernel.js";
+import { ChunkGuide } from "../dist/chunking/guide.js";
+
+describe("couldEndChunk", () => {
+  const bytes = Buffer.concat([randomBytes(6 * 1024 * 1024), Buffer.alloc(400_000), randomBytes(300_000)]);
+  const chunks = chunkBuffer(bytes).slice(0, -1); // the last one ends at the end of the bytes, not at a cut
+
+  it("passes every chunk a scan cuts, full-size ones included", () => {
+    expect(chunks.some((c) => c.length === MAX_CHUNK_SIZE)).toBe(true);
+    expect(chunks.filter((c) => !couldEndChunk(c.data))).toEqual([]);
+  });
+
+  it("fails nearly every chunk ended a byte early or late, and anything too short or too long", () => {
+    const moved = chunks.filter((c) => c.length < MAX_CHUNK_SIZE);
+    const early = moved.filter((c) => couldEndChunk(c.data.subarray(0, c.length - 1))).length;
+    const late = moved.filter((c) => couldEndChunk(bytes.subarray(c.offset, c.offset + c.length + 1))).length;
+    expect(early + late).toBeLessThanOrEqual(2); // a chance match: 1 in 65,536 per end
+    expect(couldEndChunk(bytes.subarray(0, 8000))).toBe(false);
+    expect(couldEndChunk(bytes.subarray(0, MAX_CHUNK_SIZE + 1))).toBe(false);
+  });
+});
+
+describe("ChunkGuide", () => {
+  const list = ["a", "b", "c", "b", "d", "e"].map((hash) => ({ hash, length: 10_000 }));
+
+  it("guesses the list in order, never its last chunk (cut by the end of its file)", () => {
+    const guide = new ChunkGuide(list);
+    const guessed: string[] = [];
+    for (let guess = guide.guess; guess; guess = guide.guess) {
+      guessed.push(guess.hash);
+      guide.advance();
+    }
+    expect(guessed).toEqual(["a", "b", "c", "b", "d"]);
+  });
+
+  it("after a miss, picks the list up at a scanned chunk it knows (a repeated one at its first place)", () => {
+    const guide = new ChunkGuide(list);
+    guide.lose();
+    expect(guide.guess).toBeUndefined();
+    expect(guide.follow("x")).toBe(false);
+    expect(guide.follow("b")).toBe(true);
+    expect(guide.guess?.hash).toBe("c");
+    expect(guide.follow("d")).toBe(false); // only the last chunk follows it
+    expect(guide.follow("e")).toBe(false);
+    guide.restart();
+    expect(guide.guess?.hash).toBe("a");
+  });
+});
