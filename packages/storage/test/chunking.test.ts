@@ -429,3 +429,79 @@ describe("chunkStream: the pipelined path", () => {
     expect(() => chunkStream([], { readAhead: 1.5 })).toThrow(/readAhead/);
   });
 });
+
+describe("chunking along an earlier version's chunk list gives exactly the chunks of chunking without it", () => {
+  const v1 = Buffer.concat([safetensorsLike(), randomBytes(3 * MiB + 777, 51), new Uint8Array(400_000)]);
+  /** v1 with `edits` applied in order: each replaces `remove` bytes at `at` with `insert`. */
+  const edited = (edits: Array<{ at: number; remove: number; insert: Uint8Array }>): Uint8Array => {
+    let out = Buffer.from(v1);
+    for (const { at, remove, insert } of edits) {
+      out = Buffer.concat([out.subarray(0, at), insert, out.subarray(at + remove)]);
+    }
+    return out;
+  };
+  const previous = chunkBuffer(v1).map(({ hash, length }) => ({ hash, length }));
+  const versions: Array<[string, Uint8Array]> = [
+    ["the same bytes", v1],
+    [
+      "a grown header, rewritten regions and a removed stretch",
+      edited([
+        { at: 20, remove: 0, insert: randomBytes(300, 61) },
+        { at: MiB, remove: 200_000, insert: randomBytes(200_000, 62) },
+        { at: 4 * MiB + 5, remove: 70_000, insert: randomBytes(1, 63) },
+        { at: 6 * MiB, remove: 0, insert: randomBytes(3 * MiB, 64) },
+      ]),
+    ],
+    ["the last chunk changed", edited([{ at: v1.length - 10, remove: 10, insert: randomBytes(5000, 65) }])],
+    ["a shorter file (the old one cut short)", v1.subarray(0, 5 * MiB + 3)],
+    ["unrelated bytes", randomBytes(5 * MiB, 66)],
+  ];
+
+  for (const [name, v2] of versions) {
+    it(`${name}: the synchronous chunker, fed in pieces of any size`, () => {
+      const expected = named(chunkBuffer(v2));
+      for (const maxPiece of [70_000, 300_000, 3 * MiB]) {
+        const chunker = new Chunker({ previous });
+        const chunks = [...pieces(v2, maxPiece).flatMap((piece) => chunker.push(piece)), ...chunker.finish()];
+        expect(named(chunks), `pieces up to ${maxPiece}`).toEqual(expected);
+      }
+    });
+  }
+
+  it("the pipelined path (this thread cuts, the worker hashes the file), with bytes, size and sha256", async () => {
+    for (const [name, v2] of versions) {
+      for (const options of [{ blockSize: MiB }, { blockSize: 100_000, transient: true }, { readAhead: 1 }]) {
+        const file = chunkStream(pieces(v2, 500_000), { ...options, previous });
+        const chunks: Named[] = [];
+        for await (const chunk of file) {
+          expect(sameBytes(chunk.data, v2.subarray(chunk.offset, chunk.offset + chunk.length))).toBe(true);
+          chunks.push({ offset: chunk.offset, length: chunk.length, hash: chunk.hash });
+        }
+        expect(chunks, `${name} ${JSON.stringify(options)}`).toEqual(named(chunkBuffer(v2)));
+        expect(file.size).toBe(v2.length);
+        expect(file.sha256).toBe(sha256(v2));
+      }
+    }
+  });
+
+  it("a chunk list cut some other way (fixed 100 kB pieces) still gives the chunker's own chunks", () => {
+    const fixed = [];
+    for (let at = 0; at < v1.length; at += 100_000) {
+      const piece = v1.subarray(at, at + 100_000);
+      fixed.push({ hash: chunkHash(piece), length: piece.length });
+    }
+    const chunker = new Chunker({ previous: fixed });
+    expect(named([...chunker.push(v1), ...chunker.finish()])).toEqual(named(chunkBuffer(v1)));
+  });
+
+  it("a list with repeated chunks (runs of zeros) and a finished chunker starting the next file", () => {
+    const zeros = Buffer.concat([randomBytes(MiB, 71), new Uint8Array(2 * MiB), randomBytes(MiB, 72)]);
+    const longer = Buffer.concat([randomBytes(MiB, 71), new Uint8Array(3 * MiB), randomBytes(MiB, 72)]);
+    const chunker = new Chunker({
+      previous: chunkBuffer(zeros).map(({ hash, length }) => ({ hash, length })),
+    });
+    for (const bytes of [longer, zeros, longer]) {
+      expect(named([...chunker.push(bytes), ...chunker.finish()])).toEqual(named(chunkBuffer(bytes)));
+    }
+  });
+});

@@ -14,6 +14,12 @@ export interface StoredContent {
 export interface ContentWriteOptions {
   /** Called with the number of bytes consumed so far, for progress bars. */
   onProgress?: (bytes: number) => void;
+  /**
+   * The sha256 of stored content these bytes are likely a new version of (the same path in the artifact's
+   * last version). Only a hint: a store may use it to skip work where the bytes are unchanged; the content
+   * stored is the same either way.
+   */
+  previous?: string;
 }
 
 export interface ContentReadOptions {

@@ -5,6 +5,7 @@
  */
 
 import {
+  type ChunkRef,
   type ChunkWithData,
   Chunker as CoreChunker,
   type ChunkerOptions as CoreChunkerOptions,
@@ -20,6 +21,8 @@ export interface ChunkerOptions {
    * output, several times slower; for tests and for hosts where the fast paths cannot load.
    */
   portable?: boolean;
+  /** An earlier version's chunk list, to chunk along (see core's ChunkerOptions.previous). */
+  previous?: readonly ChunkRef[];
 }
 
 const withNativeHasher = (options: ChunkerOptions): CoreChunkerOptions => ({

@@ -10,11 +10,13 @@
  */
 
 import { createHash } from "node:crypto";
+import type { ChunkRef } from "@cairn/core";
 import { createChunkHasher } from "./_blake3.js";
 import { BlockReader, ChunkAssembler, type ChunkStreamSource } from "./_blocks.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
 import { leaseWorker, releaseWorker } from "./_worker-pool.js";
-import { Chunker, type ChunkWithData } from "./chunker.js";
+import { BackgroundSha256 } from "./background-sha256.js";
+import { type Chunk, Chunker, type ChunkWithData } from "./chunker.js";
 
 export type { ChunkStreamSource } from "./_blocks.js";
 
@@ -36,6 +38,12 @@ export interface ChunkStreamOptions {
    * in one block is always chunked there, as starting the pipeline would cost more than it saves.
    */
   workers?: boolean;
+  /**
+   * The chunk list of an earlier version of this file. Where the bytes repeat it, chunks are found by naming
+   * the bytes the next known chunk would span rather than by the gear scan (same chunks; see core's
+   * ChunkGuide): this thread then cuts and names, and the worker only hashes the whole file.
+   */
+  previous?: readonly ChunkRef[];
 }
 
 /** A file being chunked: iterate it once for its chunks; `size` and `sha256` are known when that ends. */
@@ -84,6 +92,7 @@ class StreamedFile implements ChunkedFile {
   private readonly wantSha256: boolean;
   private readonly useWorkers: boolean;
   private readonly transient: boolean;
+  private readonly previous: readonly ChunkRef[] | undefined;
   private bytesRead = 0;
   private digest: string | undefined;
   private iterated = false;
@@ -97,6 +106,7 @@ class StreamedFile implements ChunkedFile {
     this.wantSha256 = options.sha256 ?? true;
     this.useWorkers = options.workers ?? true;
     this.transient = options.transient ?? false;
+    this.previous = options.previous;
   }
 
   get size(): number {
@@ -127,8 +137,21 @@ class StreamedFile implements ChunkedFile {
     try {
       const first = await reader.next();
       const second = first && this.useWorkers ? await reader.next() : undefined;
-      if (second) yield* this.inWorkers(reader, [first!, second]);
-      else yield* this.inThread(reader, first);
+      if (!second) {
+        yield* this.inThread(reader, first);
+        return;
+      }
+      if (this.previous) {
+        // Following pays only where the bytes repeat the earlier version; a file that differs from the start (a
+        // model retrained from scratch) is cut faster by the worker's scan, with this thread only naming.
+        const chunker = new Chunker({ previous: this.previous });
+        const firstChunks = chunker.push(first!);
+        if (chunker.followedBytes >= first!.length / 2) {
+          yield* this.alongPrevious(reader, [first!, second], chunker, firstChunks);
+          return;
+        }
+      }
+      yield* this.inWorkers(reader, [first!, second]);
     } finally {
       await reader.close();
     }
@@ -138,7 +161,7 @@ class StreamedFile implements ChunkedFile {
     reader: BlockReader,
     first: Uint8Array | undefined,
   ): AsyncGenerator<ChunkWithData[]> {
-    const chunker = new Chunker();
+    const chunker = new Chunker({ previous: this.previous });
     const sha256 = this.wantSha256 ? createHash("sha256") : undefined;
     const assembler = new ChunkAssembler(!this.transient);
     for (let block = first; block; block = await reader.next()) {
@@ -151,6 +174,65 @@ class StreamedFile implements ChunkedFile {
     }
     yield chunker.finish().map((chunk) => assembler.take(chunk));
     if (sha256) this.digest = sha256.digest("hex");
+  }
+
+  /**
+   * Chunking along an earlier version: this thread cuts (mostly by naming known chunks, see ChunkGuide) and
+   * names; the worker hashes the whole file, a block at a time, and a block is refilled once it is done.
+   * The split differs from `inWorkers` because the guide's work depends on the names: the gear scan runs
+   * only where the bytes changed, so it belongs next to the naming, and the sha256 is the longer half.
+   */
+  private async *alongPrevious(
+    reader: BlockReader,
+    firstBlocks: Uint8Array[],
+    chunker: Chunker,
+    firstChunks: Chunk[],
+  ): AsyncGenerator<ChunkWithData[]> {
+    const sha256 = this.wantSha256 ? new BackgroundSha256() : undefined;
+    const assembler = new ChunkAssembler(!this.transient);
+    /** Blocks the worker may still be hashing, oldest first. */
+    const hashing: Array<{ block: Uint8Array; done: Promise<void> }> = [];
+    const reading: Promise<Uint8Array | undefined>[] = firstBlocks.slice(1).map((b) => Promise.resolve(b));
+    let ended = false;
+    const readMore = (): void => {
+      while (!ended && reading.length < reader.readsAtOnce) {
+        const read = reader.next();
+        read.catch(() => {}); // awaited below, unless the consumer stops first
+        reading.push(read);
+      }
+    };
+    try {
+      for (let block: Uint8Array | undefined = firstBlocks[0]; block; ) {
+        readMore();
+        this.bytesRead += block.length;
+        if (sha256) hashing.push({ block, done: sha256.update(block) });
+        assembler.enter(block);
+        const cut = block === firstBlocks[0] ? firstChunks : chunker.push(block);
+        yield cut.map((chunk) => assembler.take(chunk));
+        assembler.leave();
+        if (!sha256) reader.recycle(block);
+        // Blocks are refilled once hashed; at most readAhead wait for the worker.
+        while (hashing.length >= this.readAhead) {
+          const oldest = hashing.shift()!;
+          await oldest.done;
+          reader.recycle(oldest.block);
+        }
+        block = await reading.shift();
+        if (!block) ended = true;
+      }
+      await Promise.all(reading.splice(0)); // reads started before the end was seen; they find nothing
+      yield chunker.finish().map((chunk) => assembler.take(chunk));
+      if (sha256) {
+        for (const { block, done } of hashing.splice(0)) {
+          await done;
+          reader.recycle(block);
+        }
+        this.digest = await sha256.digest();
+      }
+    } finally {
+      // Blocks still being hashed are left to the garbage collector: the worker may be reading them.
+      sha256?.release();
+    }
   }
 
   private async *inWorkers(reader: BlockReader, firstBlocks: Uint8Array[]): AsyncGenerator<ChunkWithData[]> {

@@ -132,16 +132,19 @@ export class ChunkStore implements ContentStore {
     const slot = this.ownSlot(session);
     const chunks: ChunkRef[] = [];
     let size = 0;
-    // Boundaries and chunk hashes are computed on a worker thread while this one hashes the file and writes.
-    // A batch is the chunks of one block of the file: claimed in one index call and copied into the pack
-    // before the block is refilled (transient), so no memory is allocated per block.
-    const file = chunkStream(source, { transient: true });
+    // An earlier version the caller named, if the index knows it: its chunk list guides the chunking, and its
+    // chunks, claimed with it, are known to be stored without a lookup each.
+    const earlier = options.previous ? await this.index.claimContent(session, options.previous) : null;
+    // Chunking runs on a worker thread and this one (see chunkStream) while this one also writes. A batch is
+    // the chunks of one block of the file: claimed in one index call and copied into the pack before the block
+    // is refilled (transient), so no memory is allocated per block.
+    const file = chunkStream(source, { transient: true, previous: earlier?.chunks });
     for await (const batch of file.batches()) {
       for (const chunk of batch) {
         size += chunk.data.byteLength;
         chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
       }
-      await this.storeBatch(slot, batch);
+      await this.storeBatch(slot, batch, earlier?.stored);
       options.onProgress?.(size);
     }
     const record: ContentRecord = { sha256: file.sha256, size, chunks };
@@ -156,14 +159,21 @@ export class ChunkStore implements ContentStore {
 
   /**
    * Claims the chunks of a batch the store already holds for the slot's session, then appends the ones it lacks
-   * to the slot's pack (indexing the pack claims those for the session: `ChunkIndex.addPack`).
+   * to the slot's pack (indexing the pack claims those for the session: `ChunkIndex.addPack`). Chunks in
+   * `claimed` (of content the session has claimed) are stored and safe already.
    */
-  private async storeBatch(slot: PackSlot, batch: WholeChunk[]): Promise<void> {
-    if (batch.length === 0) return;
-    const unique = [...new Set(batch.map((c) => c.hash))];
+  private async storeBatch(
+    slot: PackSlot,
+    batch: WholeChunk[],
+    claimed?: ReadonlySet<string>,
+  ): Promise<void> {
+    const unique = [...new Set(batch.map((c) => c.hash))].filter((hash) => !claimed?.has(hash));
+    if (unique.length === 0) return;
     const stored = await this.index.claimChunks(slot.session, unique);
-    for (const chunk of batch)
-      if (!stored.has(chunk.hash)) await this.appendToSlot(slot, chunk.hash, chunk.data);
+    for (const chunk of batch) {
+      if (claimed?.has(chunk.hash) || stored.has(chunk.hash)) continue;
+      await this.appendToSlot(slot, chunk.hash, chunk.data);
+    }
   }
 
   /**

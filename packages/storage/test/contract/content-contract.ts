@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { open as openFile, unlink } from "node:fs/promises";
 import type { ByteSource, ChunkIndex, ContentStore, StoredContent } from "@cairn/core";
-import { ChunkStore, collectGarbage } from "@cairn/storage";
+import { ChunkStore, chunkBuffer, collectGarbage } from "@cairn/storage";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, pieces } from "./blob-contract.js";
 
@@ -268,16 +268,24 @@ export function runContentContract(name: string, open: () => Promise<ContentStor
       expect(listed).toEqual([]);
     });
 
-    it("a dedup hit keeps its whole pack through a collection while the push lives, and only while it lives", async () => {
-      // A file stored by another process that ended without a version: garbage.
-      const garbage = seeded(4 * MiB, "garbage");
+    /**
+     * A 4 MiB file stored by another process that ended without a version (garbage), the names of its chunks,
+     * and the store under test as the chunk store that collects garbage.
+     */
+    async function leftBehind(seed: string) {
+      const bytes = seeded(4 * MiB, seed);
       const writer = await t.reopen();
-      const left = await writer.write(pieces(garbage, [MiB]));
+      const left = await writer.write(pieces(bytes, [MiB]));
       await writer.flush();
       await writer.close();
       expect(content).toBeInstanceOf(ChunkStore);
       const collector = content as ChunkStore;
-      const garbageChunks = (await collector.index.getContent(left.sha256))!.chunks.map((c) => c.hash);
+      const chunks = (await collector.index.getContent(left.sha256))!.chunks.map((c) => c.hash);
+      return { bytes, left, chunks, collector };
+    }
+
+    it("a dedup hit keeps its whole pack through a collection while the push lives, and only while it lives", async () => {
+      const { bytes: garbage, chunks: garbageChunks, collector } = await leftBehind("garbage");
 
       // A push of an edited copy: most of its chunks are dedup hits in the garbage's packs.
       const pusher = await t.reopen();
@@ -301,6 +309,37 @@ export function runContentContract(name: string, open: () => Promise<ContentStor
       await pusher.close();
       await collectGarbage(collector);
       expect((await collector.index.locateChunks(replaced)).size).toBe(0);
+    });
+
+    it("a write along an earlier version stores the same chunks, and keeps the earlier one's while it lives", async () => {
+      // The earlier version: garbage, as above.
+      const { bytes: garbage, left, chunks: earlierChunks, collector } = await leftBehind("earlier");
+
+      // A new version with an insertion and a stretch removed, written along the earlier one.
+      const before = await t.storedBytes();
+      const pusher = await t.reopen();
+      const edited = Buffer.concat([
+        garbage.subarray(0, MiB),
+        seeded(100, "insert"),
+        garbage.subarray(2 * MiB),
+      ]);
+      const stored = await pusher.write(pieces(edited, [MiB, 4321]), { previous: left.sha256 });
+      await pusher.flush();
+      expect(stored).toEqual({ sha256: sha256(edited), size: edited.length });
+      const record = (await collector.index.getContent(stored.sha256))!;
+      expect(record.chunks).toEqual(chunkBuffer(edited).map(({ hash, length }) => ({ hash, length })));
+      expect((await t.storedBytes()) - before).toBeLessThan(4 * MAX);
+
+      // The earlier content is claimed by the push: a collection meanwhile removes nothing of it.
+      expect(await collectGarbage(collector)).toMatchObject({ contentsRemoved: 0, chunksRemoved: 0 });
+      expect((await collect(pusher.read(stored))).equals(edited)).toBe(true);
+      await pusher.close();
+      await collectGarbage(collector);
+      expect((await collector.index.locateChunks(earlierChunks)).size).toBe(0);
+
+      // An earlier version the store does not know is no help, and no harm.
+      const again = await content.write(pieces(edited), { previous: sha256(random(10)) });
+      expect(again).toEqual(stored);
     });
 
     it("a write whose source fails leaves nothing visible", async () => {
