@@ -146,7 +146,14 @@ function embeddedBackend(ctx: Context, store: Store, registry: Registry): Regist
       return registry.meta.listVersions(name);
     },
     async publish(request, local, git) {
-      const files = await storeLocalFiles(registry.content, local, `push ${request.name}`, ctx.out.json);
+      const earlier = await registry.filesToBuildOn(request.name, request.base);
+      const files = await storeLocalFiles(
+        registry.content,
+        local,
+        `push ${request.name}`,
+        ctx.out.json,
+        earlier,
+      );
       const code = await storeCode(registry.content, git);
       // Packs durable and indexed before the version that refers to them is committed.
       await registry.content.flush();

@@ -13,6 +13,8 @@ export async function storeLocalFiles(
   local: LocalFile[],
   label: string,
   json: boolean,
+  /** sha256 of an earlier version of each path, if any (see `Registry.filesToBuildOn`). */
+  earlier: ReadonlyMap<string, string> = new Map(),
 ): Promise<FileEntry[]> {
   // Loaded here, not at start-up: commands that talk to a server never load the storage drivers.
   const { fileSource } = await import("@cairn/storage");
@@ -24,6 +26,7 @@ export async function storeLocalFiles(
     for (const file of local) {
       // The chunk store reads a file source straight into its blocks, in large reads.
       const stored = await content.write(fileSource(file.source), {
+        previous: earlier.get(file.path),
         onProgress: (bytes) => progress.update(done + bytes),
       });
       done += stored.size;

@@ -30,6 +30,7 @@ import type {
   JsonObject,
   NewAuditEvent,
   Version,
+  VersionSummary,
 } from "./types.js";
 import { ARTIFACT_TYPES } from "./types.js";
 import { type Bump, checkVersion, nextVersion } from "./versions.js";
@@ -106,6 +107,24 @@ export class Registry {
 
   resolve(ref: string): Promise<Version> {
     return resolveRef(this.meta, ref);
+  }
+
+  /**
+   * The files (path → sha256) of the version a new push to `name` most likely changes: the base it names, else
+   * the artifact's last pushed version; none for a new artifact or a base that does not resolve (the push
+   * itself reports that). The content store chunks a new file along the old one at the same path, which
+   * skips most of the work where the bytes are unchanged.
+   */
+  async filesToBuildOn(name: string, base?: string | null): Promise<Map<string, string>> {
+    let version: Version | null = null;
+    if (base) {
+      version = await resolveRef(this.meta, base).catch(() => null);
+    } else {
+      const versions = await this.meta.listVersions(name);
+      const last = versions.reduce<VersionSummary | null>((a, v) => (a && a.seq > v.seq ? a : v), null);
+      if (last) version = await this.meta.getVersionBySeq(name, last.seq);
+    }
+    return new Map(version?.files.map((file) => [file.path, file.sha256]) ?? []);
   }
 
   /** Records a new immutable version whose files are already stored. */
