@@ -259,10 +259,8 @@ class StreamedFile implements ChunkedFile {
       };
       for (const block of firstBlocks) send(block);
       let ended = false;
-      // The next reads, under way while this thread names and hands out chunks. A file's two at once: a disk read
-      // straight into memory has no read-ahead of the kernel's, and one at a time left the disk idle between
-      // them (measured: 1 GiB read directly in 4 MiB reads, one at a time 1.2-1.9 GB/s, two 1.5-1.9 GB/s; a
-      // push of a new version of 1 GiB with 10% changed, cold, 1.50-1.60 s → 1.30-1.32 s). Three: no faster.
+      // The next reads, under way while this thread names and hands out chunks (BlockReader.readsAtOnce: a disk
+      // read straight into memory has no read-ahead of the kernel's, and one at a time left the disk idle).
       const reading: Promise<Uint8Array | undefined>[] = [];
       for (;;) {
         // Top up the blocks in flight first, so the worker stays busy while this thread hands out chunks.
