@@ -2,7 +2,7 @@
  * @module The push half of chunk transfer: upload sessions, which chunks the server lacks, pack uploads,
  * file chunk lists, and the commit of a version in one request. The protocol is described in transfer.ts.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   type ChunkRef,
   FrameReader,
@@ -125,12 +125,8 @@ async function checkContent(
   if (wrong)
     throw invalid(`chunk ${wrong.hash} is ${where.get(wrong.hash)!.length} bytes, not ${wrong.length}`);
   if (hashedOnArrival) return { readBack: false };
-  const hash = createHash("sha256");
-  for await (const piece of store.readChunks(chunks, `content ${sha256.slice(0, 12)}`)) {
-    hash.update(piece);
-    await touch();
-  }
-  if (hash.digest("hex") !== sha256) {
+  const read = await store.sha256Of(chunks, `content ${sha256.slice(0, 12)}`, touch);
+  if (read.sha256 !== sha256) {
     throw new EdgeRefusal(400, "INTEGRITY", `the chunks given do not make a file with sha256 ${sha256}`);
   }
   return { readBack: true };

@@ -303,15 +303,46 @@ export class ChunkStore implements ContentStore {
     if (record.size !== content.size) {
       throw integrity(`${label}: the store holds ${record.size} bytes, the version says ${content.size}`);
     }
-    // Runs are read into shared memory, so the file's sha256 runs on a worker while this thread checks the
-    // next run's chunks and the consumer writes; a transient consumer lets the run buffers be reused.
+    const read = { size: 0, sha256: "" };
+    yield* this.hashedRead(record.chunks, label, options, read);
+    if (read.size !== record.size || read.sha256 !== record.sha256) {
+      throw integrity(`${label}: the file's sha256 does not match what was stored`);
+    }
+  }
+
+  /**
+   * Reads back the bytes `chunks` name, each chunk checked, and returns their sha256 and size, as a read of a
+   * stored file computes them: how a server checks the file a remote push describes before recording it.
+   * `afterRun` is awaited after each run of chunks (a session's heartbeat, say).
+   */
+  async sha256Of(
+    chunks: readonly ChunkRef[],
+    label: string,
+    afterRun?: () => Promise<void>,
+  ): Promise<{ sha256: string; size: number }> {
+    const read = { size: 0, sha256: "" };
+    for await (const _ of this.hashedRead(chunks, label, { transient: true }, read)) await afterRun?.();
+    return read;
+  }
+
+  /**
+   * The chunks' bytes, a run at a time, each chunk checked; `result` gets their size and sha256 once the last
+   * run is out. Runs are read into shared memory, so the sha256 runs on a worker while this thread checks the
+   * next run's chunks and the consumer writes; a transient consumer lets the run buffers be reused.
+   */
+  private async *hashedRead(
+    chunks: readonly ChunkRef[],
+    label: string,
+    options: ContentReadOptions,
+    result: { size: number; sha256: string },
+  ): AsyncIterable<Uint8Array> {
     const pool = options.transient ? new RunBuffers() : undefined;
     const take = pool ? (length: number) => pool.take(length) : sharedBuffer;
     const sha = new BackgroundSha256();
     const hashing: Array<{ bytes: Uint8Array; done: Promise<void> }> = [];
     let done = 0;
     try {
-      for await (const { bytes } of this.readRuns(record.chunks, label, take)) {
+      for await (const { bytes } of this.readRuns(chunks, label, take)) {
         const hashed = sha.update(bytes);
         done += bytes.byteLength;
         options.onProgress?.(done);
@@ -325,9 +356,8 @@ export class ChunkStore implements ContentStore {
         }
       }
       for (const run of hashing) await run.done;
-      if (done !== record.size || (await sha.digest()) !== record.sha256) {
-        throw integrity(`${label}: the file's sha256 does not match what was stored`);
-      }
+      result.size = done;
+      result.sha256 = await sha.digest();
     } finally {
       sha.release();
     }
@@ -336,7 +366,7 @@ export class ChunkStore implements ContentStore {
   /**
    * Streams chunks by name, in the order given, each checked against its BLAKE3 before it is yielded; a chunk
    * the store lacks (or a damaged one) is INTEGRITY naming `label`. How the server streams the chunks a remote
-   * pull lacks, or checks a file a remote push describes.
+   * pull lacks.
    */
   async *readChunks(refs: readonly ChunkRef[], label: string): AsyncIterable<Uint8Array> {
     for await (const { bytes, chunks } of this.readRuns(refs, label, plainBuffer)) {
