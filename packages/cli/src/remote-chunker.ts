@@ -4,9 +4,11 @@
  * chunks, about twice the speed. The store's code is loaded when the first file is chunked, so remote commands
  * that push nothing (list, show, alias …) start without it.
  */
+import type { ChunkRef } from "@cairn/core";
 import type { ChunkedFile, ChunkFile, LocalFile, NamedChunk } from "@cairn/sdk";
 
-export const storeChunker: ChunkFile = (source, local) => new StoreChunkedFile(source, local);
+export const storeChunker: ChunkFile = (source, local, previous) =>
+  new StoreChunkedFile(source, local, previous);
 
 class StoreChunkedFile implements ChunkedFile {
   private inner: ChunkedFile | undefined;
@@ -14,6 +16,7 @@ class StoreChunkedFile implements ChunkedFile {
   constructor(
     private readonly source: AsyncIterable<Uint8Array>,
     private readonly local: LocalFile | undefined,
+    private readonly previous: readonly ChunkRef[] | undefined,
   ) {}
 
   get size(): number {
@@ -28,7 +31,11 @@ class StoreChunkedFile implements ChunkedFile {
     if (this.inner) throw new Error("storeChunker: a file can be chunked only once");
     const { chunkStream, fileSource } = await import("@cairn/storage");
     // Transient: each chunk a view of the block being read, which the push copies before asking for the next.
-    this.inner = chunkStream(this.local ? fileSource(this.local.path) : this.source, { transient: true });
+    const source = this.local ? fileSource(this.local.path) : this.source;
+    this.inner = chunkStream(source, {
+      transient: true,
+      ...(this.previous ? { previous: this.previous } : {}),
+    });
     yield* this.inner;
   }
 

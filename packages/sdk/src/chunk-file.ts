@@ -4,7 +4,7 @@
  * faster chunker — the CLI has the chunk store's native, worker-threaded one — passes it as `chunker`.
  */
 import { createHash } from "node:crypto";
-import { Chunker } from "@cairn/core";
+import { Chunker, type ChunkRef } from "@cairn/core";
 
 /** A chunk with its name and bytes. */
 export interface NamedChunk {
@@ -28,19 +28,28 @@ export interface LocalFile {
  * stream's are not): chunks may be views of them. @cairn/storage's `chunkStream` is one. When the bytes are a
  * local file, `local` names it: a chunker that reads files itself may read it instead of `source` (the chunk
  * store's `chunkStream(fileSource(local.path))` reads it straight into reused blocks, no fresh memory per read).
+ * `previous` is the chunk list of an earlier version of the file, when the server has one: a chunker may cut
+ * along it (core's `ChunkerOptions.previous`: the same chunks, less work where the bytes are unchanged).
  * A chunk's `data` need only stay valid until the next chunk is asked for: a push copies what it keeps.
  */
-export type ChunkFile = (source: AsyncIterable<Uint8Array>, local?: LocalFile) => ChunkedFile;
+export type ChunkFile = (
+  source: AsyncIterable<Uint8Array>,
+  local?: LocalFile,
+  previous?: readonly ChunkRef[],
+) => ChunkedFile;
 
 /** The SDK's own chunker: pure TypeScript, no native code, no worker threads. */
-export const chunkFile: ChunkFile = (source) => new PortableChunkedFile(source);
+export const chunkFile: ChunkFile = (source, _local, previous) => new PortableChunkedFile(source, previous);
 
 class PortableChunkedFile implements ChunkedFile {
   private bytes = 0;
   private digest: string | undefined;
   private iterated = false;
 
-  constructor(private readonly source: AsyncIterable<Uint8Array>) {}
+  constructor(
+    private readonly source: AsyncIterable<Uint8Array>,
+    private readonly previous: readonly ChunkRef[] | undefined,
+  ) {}
 
   get size(): number {
     return this.bytes;
@@ -54,7 +63,7 @@ class PortableChunkedFile implements ChunkedFile {
   async *[Symbol.asyncIterator](): AsyncIterator<NamedChunk> {
     if (this.iterated) throw new Error("chunkFile: a file can be chunked only once");
     this.iterated = true;
-    const chunker = new Chunker();
+    const chunker = new Chunker(this.previous ? { previous: this.previous } : {});
     const sha256 = createHash("sha256");
     const held = new PieceQueue();
     for await (const piece of this.source) {

@@ -73,6 +73,9 @@ export interface TransferSettings {
 // A pack's chunks are asked about once this many wait in it (or it is full), so a question's chunks stay in
 // memory only briefly. One question is out while the next pack fills, so chunking does not wait for each answer.
 const QUESTION_CHUNKS = 1024;
+// A file this big is chunked along its earlier version's chunk list (one request for it); a smaller one is
+// chunked faster than the list arrives.
+const FOLLOW_MIN_BYTES = 8 * 1024 * 1024;
 const READ_PIECE = 1024 * 1024;
 const BODY_PIECE = 1024 * 1024;
 const HEARTBEAT_MS = 20_000;
@@ -370,6 +373,7 @@ export async function push(
     {
       files: given,
       chunker,
+      earlier: await earlierChunkLists(http, name, publish.base),
       ...(patch !== undefined ? { patch } : {}),
       ...(onProgress ? { onProgress } : {}),
     },
@@ -385,6 +389,39 @@ export async function push(
   return { ...sent.stats, version: reviveVersion(sent.result) };
 }
 
+/**
+ * The chunk lists of the files of the version a push to `name` most likely changes, by path: those of `base`
+ * if given, else of the artifact's last pushed version (as `Registry.filesToBuildOn` picks for a local push).
+ * Each list is fetched when its file is about to be chunked. This is only help: a version or list the server
+ * cannot give (a new artifact, a bad base the commit will report) is none.
+ */
+async function earlierChunkLists(
+  http: Http,
+  name: string,
+  base: string | null | undefined,
+): Promise<(path: string) => Promise<readonly ChunkRef[] | undefined>> {
+  const none = async () => undefined;
+  let ref = base;
+  if (!ref) {
+    const artifact = await http
+      .json<{ versionCount: number }>("GET", `/artifacts/${segment(name)}`)
+      .catch(() => undefined);
+    if (!artifact || artifact.versionCount === 0) return none;
+    ref = `${name}#${artifact.versionCount}`; // sequence numbers count the versions from 1
+  }
+  const version = await http.json<VersionView>("GET", `/resolve/${segment(ref)}`).catch(() => undefined);
+  if (!version) return none;
+  const earlier = new Map(version.files.map((f) => [f.path, f.sha256]));
+  return async (path) => {
+    const sha256 = earlier.get(path);
+    if (sha256 === undefined) return undefined;
+    const content = await http
+      .json<{ chunks: ChunkRef[] }>("GET", `/contents/${segment(sha256)}/chunks`)
+      .catch(() => undefined);
+    return content?.chunks;
+  };
+}
+
 /** A file as a commit names it: its content by sha256, its mode in octal. */
 export interface UploadedFile {
   path: string;
@@ -398,6 +435,8 @@ export interface UploadOptions {
   patch?: Uint8Array;
   onProgress?: (progress: PushProgress) => void;
   chunker: ChunkFile;
+  /** The chunk list of an earlier version of the file at a path, to chunk along (see ChunkFile). */
+  earlier?: (path: string) => Promise<readonly ChunkRef[] | undefined>;
 }
 
 /**
@@ -411,7 +450,7 @@ export async function uploadFiles<T>(
   settings: TransferSettings,
   commit: (upload: string, files: UploadedFile[], patch: string | null) => Promise<T>,
 ): Promise<{ result: T; stats: Omit<PushResult, "version"> }> {
-  const { files: given, patch, onProgress, chunker } = options;
+  const { files: given, patch, onProgress, chunker, earlier } = options;
   const files = await prepare(given);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   let bytesRead = 0;
@@ -426,8 +465,12 @@ export async function uploadFiles<T>(
   const sender = new PackSender(http, base, settings, report);
   try {
     const contents = new Map<string, ContentBody>();
-    const chunkOne = async (source: AsyncIterable<Uint8Array>, local?: LocalFile): Promise<ContentBody> => {
-      const chunked = chunker(source, local);
+    const chunkOne = async (
+      source: AsyncIterable<Uint8Array>,
+      local?: LocalFile,
+      previous?: readonly ChunkRef[],
+    ): Promise<ContentBody> => {
+      const chunked = chunker(source, local, previous);
       const chunks: ChunkRef[] = [];
       for await (const chunk of chunked) {
         chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
@@ -441,7 +484,8 @@ export async function uploadFiles<T>(
     };
     const entries: UploadedFile[] = [];
     for (const file of files) {
-      const content = await chunkOne(file.open(), file.local);
+      const previous = earlier && file.size >= FOLLOW_MIN_BYTES ? await earlier(file.path) : undefined;
+      const content = await chunkOne(file.open(), file.local, previous);
       entries.push({
         path: file.path,
         size: content.size,

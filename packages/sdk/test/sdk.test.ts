@@ -7,8 +7,8 @@ import { createHash, randomFillSync } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Registry } from "@cairn/core";
-import { allPages, CairnClient, CairnError, RemoteError } from "@cairn/sdk";
+import { type ChunkRef, chunkBuffer, Registry } from "@cairn/core";
+import { allPages, CairnClient, CairnError, chunkFile, RemoteError } from "@cairn/sdk";
 import { buildApp, type CairnApp } from "@cairn/server";
 import { chunkStream, type EmbeddedStore, mintToken, openEmbeddedStore } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -253,5 +253,49 @@ describe("errors carry the server's codes", () => {
     const failure = await nowhere.resolve("a@1.0.0").catch((e: unknown) => e);
     expect(failure).toMatchObject({ status: 0, code: "INTERNAL" });
     expect(() => new CairnClient({ url: "ftp://x" })).toThrow(CairnError);
+  });
+});
+
+// Last: it adds artifacts, which the listing tests above do not expect.
+describe("chunking along an earlier version", () => {
+  it("a big file is chunked along the same path in the last version, or in the base: same chunks", async () => {
+    // The registry has tokens by now: a writer's.
+    const { token, secretHash } = mintToken();
+    const registry = new Registry({ meta: store.meta, content: store.content, actor: "root" });
+    await registry.createToken("guided-pusher", "writer", secretHash);
+    const chunksOf = async (bytes: Uint8Array): Promise<ChunkRef[]> => {
+      const headers = { authorization: `Bearer ${token}` };
+      return (await (await fetch(`${url}/api/v1/contents/${sha256(bytes)}/chunks`, { headers })).json())
+        .chunks;
+    };
+    const given: Array<readonly ChunkRef[] | undefined> = [];
+    const recording = new CairnClient({
+      url,
+      token,
+      chunker: (source, local, previous) => {
+        given.push(previous);
+        return chunkFile(source, local, previous);
+      },
+    });
+    const big = randomBytes(9 * MiB);
+    const files = (model: Uint8Array) => [
+      { path: "model.bin", source: model },
+      { path: "config.json", source: config },
+    ];
+    await recording.push({ name: "big", files: files(big) });
+    expect(given).toEqual([undefined, undefined]); // a new artifact: nothing to follow
+
+    const v2 = Buffer.from(big);
+    randomFillSync(v2, 3 * MiB, 100_000);
+    given.length = 0;
+    const pushed = await recording.push({ name: "big", files: files(v2) });
+    // The model's earlier chunk list; none for a file too small to be worth asking for.
+    expect(given).toEqual([await chunksOf(big), undefined]);
+    expect(await chunksOf(v2)).toEqual(chunkBuffer(v2).map(({ hash, length }) => ({ hash, length })));
+    expect(pushed.sentBytes).toBeLessThan(100_000 + 3 * 128 * 1024);
+
+    given.length = 0;
+    await recording.push({ name: "big-tuned", files: files(big), base: `big@${pushed.version.version}` });
+    expect(given[0]).toEqual(await chunksOf(v2));
   });
 });
