@@ -80,6 +80,8 @@ export interface ChunkIndex {
   /** Ends a session and drops its claims. */
   endSession(sessionId: string): Promise<void>;
   listSessions(): Promise<UploadSession[]>;
+  /** One session, or null if there is none with that id (never started, or ended). */
+  getSession(id: string): Promise<UploadSession | null>;
 
   /**
    * Records a durable pack and the chunks in it, written by upload session `sessionId`, and claims them for

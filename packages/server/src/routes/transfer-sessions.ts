@@ -17,6 +17,8 @@ const REMOTE_PREFIX = "remote:";
  * for a session that a GC in progress may already have left out of its live set.
  */
 export const SESSION_IDLE_MS = SESSION_TIMEOUT_MS - 30_000;
+/** A request refreshes its session's heartbeat if it is at least this old. */
+const HEARTBEAT_RESOLUTION_MS = 1_000;
 /** How often a long request (a pack upload, a file check) refreshes its session's heartbeat. */
 const TOUCH_EVERY_MS = 20_000;
 
@@ -47,7 +49,7 @@ export async function openSession(index: ChunkIndex, id: string, actor: string):
  * one; an idle one is ended (its claims released) and NOT_FOUND, with a hint to start again.
  */
 export async function requireSession(index: ChunkIndex, id: string, actor: string): Promise<UploadSession> {
-  const session = (await index.listSessions()).find((s) => s.id === id);
+  const session = await index.getSession(id);
   if (!session || session.host !== `${REMOTE_PREFIX}${actor}`) {
     throw notFound(`no upload session ${id}`, { hint: "start one with POST /api/v1/uploads" });
   }
@@ -57,8 +59,12 @@ export async function requireSession(index: ChunkIndex, id: string, actor: strin
       hint: "start a new upload session; chunks already stored are found again by chunks/missing",
     });
   }
-  session.heartbeatAt = new Date().toISOString();
-  await index.touchSession(session);
+  // A push sends a request every few milliseconds: the heartbeat is written at most once a second, which is
+  // still exact enough for timeouts counted in minutes (it was a write transaction per request).
+  if (Date.now() - Date.parse(session.heartbeatAt) >= HEARTBEAT_RESOLUTION_MS) {
+    session.heartbeatAt = new Date().toISOString();
+    await index.touchSession(session);
+  }
   return session;
 }
 

@@ -39,6 +39,24 @@ interface LocationRow {
   length: number;
 }
 
+interface SessionRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+const SESSION_SELECT = "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions";
+
+const toSession = (r: SessionRow): UploadSession => ({
+  id: r.id,
+  host: r.host,
+  pid: r.pid,
+  startedAt: r.started_at,
+  heartbeatAt: r.heartbeat_at,
+});
+
 interface ContentRow {
   id: number;
   sha256: string;
@@ -140,23 +158,20 @@ export class PostgresChunkIndex implements ChunkIndex {
   }
 
   async listSessions(): Promise<UploadSession[]> {
-    const rows = await this.db.query<{
-      id: string;
-      host: string;
-      pid: number;
-      started_at: string;
-      heartbeat_at: string;
-    }>(
+    const rows = await this.db.query<SessionRow>(
       "cannot list upload sessions",
-      "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions ORDER BY started_at",
+      `${SESSION_SELECT} ORDER BY started_at`,
     );
-    return rows.map((r) => ({
-      id: r.id,
-      host: r.host,
-      pid: r.pid,
-      startedAt: r.started_at,
-      heartbeatAt: r.heartbeat_at,
-    }));
+    return rows.map(toSession);
+  }
+
+  async getSession(id: string): Promise<UploadSession | null> {
+    const [row] = await this.db.query<SessionRow>(
+      `cannot read upload session ${id}`,
+      `${SESSION_SELECT} WHERE id = $1`,
+      [id],
+    );
+    return row === undefined ? null : toSession(row);
   }
 
   async addPack(pack: PackRecord, chunks: ChunkLocation[], sessionId: string): Promise<void> {

@@ -26,6 +26,24 @@ function* batches<T>(items: readonly T[], size = BATCH): Iterable<T[]> {
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(",");
 
+interface SessionRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+const SESSION_SELECT = "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions";
+
+const toSession = (r: SessionRow): UploadSession => ({
+  id: r.id,
+  host: r.host,
+  pid: r.pid,
+  startedAt: r.started_at,
+  heartbeatAt: r.heartbeat_at,
+});
+
 interface LocationRow {
   hash: Buffer;
   key: string;
@@ -88,19 +106,15 @@ export class SqliteChunkIndex implements ChunkIndex {
 
   listSessions(): Promise<UploadSession[]> {
     return this.c.read("cannot list upload sessions", () =>
-      this.c
-        .sql<{ id: string; host: string; pid: number; started_at: string; heartbeat_at: string }>(
-          "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions ORDER BY started_at",
-        )
-        .all()
-        .map((r) => ({
-          id: r.id,
-          host: r.host,
-          pid: r.pid,
-          startedAt: r.started_at,
-          heartbeatAt: r.heartbeat_at,
-        })),
+      this.c.sql<SessionRow>(`${SESSION_SELECT} ORDER BY started_at`).all().map(toSession),
     );
+  }
+
+  getSession(id: string): Promise<UploadSession | null> {
+    return this.c.read(`cannot read upload session ${id}`, () => {
+      const row = this.c.sql<SessionRow>(`${SESSION_SELECT} WHERE id = ?`).get(id);
+      return row === undefined ? null : toSession(row);
+    });
   }
 
   addPack(pack: PackRecord, chunks: ChunkLocation[], sessionId: string): Promise<void> {
