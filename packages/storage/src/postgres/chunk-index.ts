@@ -16,6 +16,7 @@ import type {
   StorageStats,
   UploadSession,
 } from "@cairn/core";
+import { SESSION_SELECT, type SessionRow, toSession } from "../_session-rows.js";
 import { loadCopyStreams } from "./_copy.js";
 import type { Database, Sql } from "./_database.js";
 import { GC_LOCK_EXCLUSIVE, GC_LOCK_SHARED } from "./_locks.js";
@@ -38,24 +39,6 @@ interface LocationRow {
   offset: number;
   length: number;
 }
-
-interface SessionRow {
-  id: string;
-  host: string;
-  pid: number;
-  started_at: string;
-  heartbeat_at: string;
-}
-
-const SESSION_SELECT = "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions";
-
-const toSession = (r: SessionRow): UploadSession => ({
-  id: r.id,
-  host: r.host,
-  pid: r.pid,
-  startedAt: r.started_at,
-  heartbeatAt: r.heartbeat_at,
-});
 
 interface ContentRow {
   id: number;

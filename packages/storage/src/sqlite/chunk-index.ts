@@ -13,6 +13,7 @@ import type {
   StorageStats,
   UploadSession,
 } from "@cairn/core";
+import { SESSION_SELECT, type SessionRow, toSession } from "../_session-rows.js";
 import type { Connection } from "./_connection.js";
 
 const bin = (hex: string): Buffer => Buffer.from(hex, "hex");
@@ -25,24 +26,6 @@ function* batches<T>(items: readonly T[], size = BATCH): Iterable<T[]> {
 }
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(",");
-
-interface SessionRow {
-  id: string;
-  host: string;
-  pid: number;
-  started_at: string;
-  heartbeat_at: string;
-}
-
-const SESSION_SELECT = "SELECT id, host, pid, started_at, heartbeat_at FROM upload_sessions";
-
-const toSession = (r: SessionRow): UploadSession => ({
-  id: r.id,
-  host: r.host,
-  pid: r.pid,
-  startedAt: r.started_at,
-  heartbeatAt: r.heartbeat_at,
-});
 
 interface LocationRow {
   hash: Buffer;
