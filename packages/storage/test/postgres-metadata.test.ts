@@ -175,6 +175,41 @@ await describePostgres("metadata", (db) => {
       expect(page.hits.map((hit) => hit.kind === "version" && hit.version)).toEqual(["1.0.0", "1.1.0"]);
     });
 
+    it("a version and audit event written before migration 10 (code, environment as jsonb) read the same after it", async () => {
+      const MIGRATIONS = await databaseAtMigration(9);
+      const code = {
+        remote: null,
+        branch: "main",
+        commit: "c0ffee",
+        dirty: true,
+        patch: sha(0xb1),
+        path: null,
+      };
+      const environment = { runtime: "node v20", platform: "linux" };
+      const now = new Date().toISOString();
+      await db.admin.query(
+        `WITH a AS (INSERT INTO artifacts (name, type, created_at) VALUES ('resnet', 'model', $1) RETURNING id)
+         INSERT INTO versions (artifact_id, version, seq, created_at, created_by, params, code, environment,
+                               major, minor, patch)
+         SELECT id, '1.0.0', 1, $1, 'ada', '{}', $2::jsonb, $3::jsonb, 1, 0, 0 FROM a`,
+        [now, JSON.stringify(code), JSON.stringify(environment)],
+      );
+      await db.admin.query(
+        `INSERT INTO audit_events (at, actor, action, artifact, target, before, after)
+         VALUES ($1, 'ada', 'version.create', 'resnet', 'resnet@1.0.0', 'null'::jsonb, $2::jsonb)`,
+        [now, JSON.stringify({ type: "model", files: 1 })],
+      );
+
+      const store = await connect();
+      expect(await appliedMigrations()).toEqual(MIGRATIONS.map((_, i) => i + 1));
+      const read = await store.getVersion("resnet", "1.0.0");
+      expect(read?.code).toEqual(code);
+      expect(read?.environment).toEqual(environment);
+      expect((await store.listAudit({}))[0]?.after).toEqual({ type: "model", files: 1 });
+      // The code patch is still a garbage-collection root (the view over it was made again).
+      expect(await store.listLiveContent()).toContain(sha(0xb1));
+    });
+
     it("refuses a database written by a newer cairn rather than misreading it", async () => {
       await connect();
       await db.admin.query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'later')");

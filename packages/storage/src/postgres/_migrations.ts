@@ -364,4 +364,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE versions ALTER COLUMN params TYPE json USING params::json;
   `,
+  // 10: the other JSON a user reads back as JSON, also as json for the same reason: a version's and a run's code
+  // and environment, and the audit log's before and after. Nothing searches them. Older rows keep jsonb's order.
+  // live_content (migration 4) reads code's patch: it is made again over the json columns, unchanged.
+  `
+  DROP VIEW live_content;
+  ALTER TABLE versions ALTER COLUMN code TYPE json USING code::json;
+  ALTER TABLE versions ALTER COLUMN environment TYPE json USING environment::json;
+  ALTER TABLE runs ALTER COLUMN code TYPE json USING code::json;
+  ALTER TABLE runs ALTER COLUMN environment TYPE json USING environment::json;
+  ALTER TABLE audit_events ALTER COLUMN before TYPE json USING before::json;
+  ALTER TABLE audit_events ALTER COLUMN after TYPE json USING after::json;
+  CREATE VIEW live_content (sha256) AS
+    SELECT sha256 FROM version_files
+    UNION
+    SELECT code ->> 'patch' FROM versions WHERE code ->> 'patch' IS NOT NULL
+    UNION
+    SELECT sha256 FROM run_artifacts
+    UNION
+    SELECT sha256 FROM run_lock_files
+    UNION
+    SELECT code ->> 'patch' FROM runs WHERE code ->> 'patch' IS NOT NULL;
+  `,
 ];

@@ -143,7 +143,7 @@ export async function versionId(sql: Sql, artifactId: number, version: string): 
 export async function insertAudit(sql: Sql, event: NewAuditEvent): Promise<void> {
   await sql.run(
     `INSERT INTO audit_events (at, actor, action, artifact, target, before, after)
-     VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)`,
+     VALUES ($1, $2, $3, $4, $5, $6::json, $7::json)`,
     [
       event.at,
       event.actor,

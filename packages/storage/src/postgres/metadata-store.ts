@@ -184,7 +184,7 @@ export class PostgresMetadataStore implements MetadataStore {
         created = (await sql.maybe<{ id: number }>(
           `INSERT INTO versions (artifact_id, version, seq, created_at, created_by, params, notes, code,
                                  environment, run, base, major, minor, patch)
-           SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5::json, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12,
+           SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5::json, $6, $7::json, $8::json, $9, $10, $11, $12,
                   $13
            FROM versions WHERE artifact_id = $1
            RETURNING id`,

@@ -56,7 +56,7 @@ export class PostgresTrackingStore implements TrackingStore {
         await sql.run(
           `INSERT INTO runs (id, experiment_id, name, status, start_time, end_time, created_by, code, environment,
                              command)
-           VALUES ($1, $2, $3, 'running', $4, NULL, $5, $6::jsonb, $7::jsonb, $8)`,
+           VALUES ($1, $2, $3, 'running', $4, NULL, $5, $6::json, $7::json, $8)`,
           [
             run.id,
             experiment?.id,

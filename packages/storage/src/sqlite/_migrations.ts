@@ -364,4 +364,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   -- no change
   `,
+  // 10: nothing here. PostgreSQL's migration 10 does the same for code, environment and the audit details.
+  `
+  -- no change
+  `,
 ];

@@ -194,6 +194,35 @@ export function runMetadataContract(
         }
       });
 
+      it("gives code, environment and audit details back with their keys in the order given", async () => {
+        // The order cairn writes them in, which a database might change (jsonb: shortest key first).
+        const code = {
+          remote: "git@example.com:ml/resnet.git",
+          branch: "main",
+          commit: "0123456789abcdef0123456789abcdef01234567",
+          dirty: true,
+          patch: sha(7),
+          path: "models/resnet",
+        };
+        const environment = {
+          runtime: "node v20",
+          platform: "linux",
+          arch: "x64",
+          lock: { zlib: "1", a: "2" },
+        };
+        const after = { type: "model", files: 1, size: 10, aliases: ["production"] };
+        await store.createVersion(
+          newVersion("resnet", "1.0.0", { code, environment }),
+          audit("version.create", "resnet", "resnet@1.0.0", null, after),
+          () => audit("alias.set", "resnet", "resnet@production", null, "1.0.0"),
+        );
+        const read = await store.getVersion("resnet", "1.0.0");
+        expect(JSON.stringify(read?.code)).toBe(JSON.stringify(code));
+        expect(JSON.stringify(read?.environment)).toBe(JSON.stringify(environment));
+        const [event] = await store.listAudit({});
+        expect(JSON.stringify(event?.after)).toBe(JSON.stringify(after));
+      });
+
       it("round-trips NaN, +Infinity, -Infinity and -0 metrics exactly", async () => {
         const metrics = {
           nan: Number.NaN,
