@@ -10,6 +10,22 @@
  * Timestamps stay ISO-8601 text, as the interface hands them over: they come back exactly as given.
  */
 
+/**
+ * What every version, run and code patch refers to: the roots of garbage collection. Made by migration 4 and
+ * again by migration 10, which changes the columns it reads.
+ */
+const LIVE_CONTENT_VIEW = `  CREATE VIEW live_content (sha256) AS
+    SELECT sha256 FROM version_files
+    UNION
+    SELECT code ->> 'patch' FROM versions WHERE code ->> 'patch' IS NOT NULL
+    UNION
+    SELECT sha256 FROM run_artifacts
+    UNION
+    SELECT sha256 FROM run_lock_files
+    UNION
+    SELECT code ->> 'patch' FROM runs WHERE code ->> 'patch' IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: artifacts, versions and their parts, aliases and their history, the audit log.
   `
@@ -297,17 +313,7 @@ export const MIGRATIONS: readonly string[] = [
   );
 
   DROP VIEW live_content;
-  CREATE VIEW live_content (sha256) AS
-    SELECT sha256 FROM version_files
-    UNION
-    SELECT code ->> 'patch' FROM versions WHERE code ->> 'patch' IS NOT NULL
-    UNION
-    SELECT sha256 FROM run_artifacts
-    UNION
-    SELECT sha256 FROM run_lock_files
-    UNION
-    SELECT code ->> 'patch' FROM runs WHERE code ->> 'patch' IS NOT NULL;
-  `,
+${LIVE_CONTENT_VIEW}  `,
   // 5: a pack records the upload session that wrote it, as SQLite's migration 5: while that session lives,
   // garbage collection keeps every chunk of its packs, so a push claims only its dedup hits. (Migration 8
   // replaces this with SQLite's pack_claims, as SQLite's migration 5 has it.)
@@ -375,15 +381,5 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ALTER COLUMN environment TYPE json USING environment::json;
   ALTER TABLE audit_events ALTER COLUMN before TYPE json USING before::json;
   ALTER TABLE audit_events ALTER COLUMN after TYPE json USING after::json;
-  CREATE VIEW live_content (sha256) AS
-    SELECT sha256 FROM version_files
-    UNION
-    SELECT code ->> 'patch' FROM versions WHERE code ->> 'patch' IS NOT NULL
-    UNION
-    SELECT sha256 FROM run_artifacts
-    UNION
-    SELECT sha256 FROM run_lock_files
-    UNION
-    SELECT code ->> 'patch' FROM runs WHERE code ->> 'patch' IS NOT NULL;
-  `,
+${LIVE_CONTENT_VIEW}  `,
 ];
