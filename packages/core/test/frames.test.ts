@@ -66,4 +66,28 @@ describe("FrameReader", () => {
     expect(reader.atBoundary).toBe(false);
     expect(code(() => reader.end())).toBe("INVALID");
   });
+
+  it("writes a header as the name's bytes and the length, into new memory or in place; refuses a bad name", () => {
+    const hash = name(Buffer.from("x"));
+    const header = frameHeader(hash, 70_000);
+    expect(Buffer.from(header.subarray(0, 32)).toString("hex")).toBe(hash);
+    expect(Buffer.from(header).readUInt32BE(32)).toBe(70_000);
+    const target = new Uint8Array(100).fill(7);
+    frameHeader(hash, 70_000, target, 50);
+    expect(Buffer.from(target.subarray(50, 50 + FRAME_HEADER_SIZE))).toEqual(Buffer.from(header));
+    expect(target[49]).toBe(7);
+    for (const bad of [
+      hash.toUpperCase(),
+      hash.slice(1),
+      `${hash}0`,
+      `${hash.slice(0, 63)}g`,
+      "é".repeat(64),
+    ]) {
+      expect(
+        code(() => frameHeader(bad, 10)),
+        bad,
+      ).toBe("INVALID");
+    }
+    expect(code(() => frameHeader(hash, 0))).toBe("INVALID");
+  });
 });

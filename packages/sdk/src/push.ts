@@ -212,7 +212,7 @@ class PackSender {
     const pack = this.pack;
     const length = chunk.data.byteLength;
     pack.frames.push({ hash: chunk.hash, at: pack.used, length });
-    pack.buffer.set(frameHeader(chunk.hash, length), pack.used);
+    frameHeader(chunk.hash, length, pack.buffer, pack.used);
     // Out of the chunker's shared blocks: copyBytes, not set (twice as fast from shared memory).
     copyBytes(pack.buffer, pack.used + FRAME_HEADER_SIZE, chunk.data);
     pack.used += FRAME_HEADER_SIZE + length;
