@@ -373,7 +373,7 @@ export async function push(
     {
       files: given,
       chunker,
-      earlier: await earlierChunkLists(http, name, publish.base),
+      earlier: earlierChunkLists(http, name, publish.base),
       ...(patch !== undefined ? { patch } : {}),
       ...(onProgress ? { onProgress } : {}),
     },
@@ -392,28 +392,31 @@ export async function push(
 /**
  * The chunk lists of the files of the version a push to `name` most likely changes, by path: those of `base`
  * if given, else of the artifact's last pushed version (as `Registry.filesToBuildOn` picks for a local push).
- * Each list is fetched when its file is about to be chunked. This is only help: a version or list the server
- * cannot give (a new artifact, a bad base the commit will report) is none.
+ * The version is looked up when the first file asks (a push of small files never does), and each list when
+ * its file is about to be chunked. This is only help: a version or list the server cannot give (a new
+ * artifact, a bad base the commit will report) is none.
  */
-async function earlierChunkLists(
+function earlierChunkLists(
   http: Http,
   name: string,
   base: string | null | undefined,
-): Promise<(path: string) => Promise<readonly ChunkRef[] | undefined>> {
-  const none = async () => undefined;
-  let ref = base;
-  if (!ref) {
-    const artifact = await http
-      .json<{ versionCount: number }>("GET", `/artifacts/${segment(name)}`)
-      .catch(() => undefined);
-    if (!artifact || artifact.versionCount === 0) return none;
-    ref = `${name}#${artifact.versionCount}`; // sequence numbers count the versions from 1
-  }
-  const version = await http.json<VersionView>("GET", `/resolve/${segment(ref)}`).catch(() => undefined);
-  if (!version) return none;
-  const earlier = new Map(version.files.map((f) => [f.path, f.sha256]));
+): (path: string) => Promise<readonly ChunkRef[] | undefined> {
+  let files: Promise<Map<string, string>> | undefined;
+  const earlierFiles = async (): Promise<Map<string, string>> => {
+    let ref = base;
+    if (!ref) {
+      const artifact = await http
+        .json<{ versionCount: number }>("GET", `/artifacts/${segment(name)}`)
+        .catch(() => undefined);
+      if (!artifact || artifact.versionCount === 0) return new Map();
+      ref = `${name}#${artifact.versionCount}`; // sequence numbers count the versions from 1
+    }
+    const version = await http.json<VersionView>("GET", `/resolve/${segment(ref)}`).catch(() => undefined);
+    return new Map(version?.files.map((f) => [f.path, f.sha256]));
+  };
   return async (path) => {
-    const sha256 = earlier.get(path);
+    files ??= earlierFiles();
+    const sha256 = (await files).get(path);
     if (sha256 === undefined) return undefined;
     const content = await http
       .json<{ chunks: ChunkRef[] }>("GET", `/contents/${segment(sha256)}/chunks`)
