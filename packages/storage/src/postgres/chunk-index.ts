@@ -194,23 +194,22 @@ export class PostgresChunkIndex implements ChunkIndex {
   claimContent(sessionId: string, sha256: string): Promise<ClaimedContent | null> {
     return this.db.write(`cannot claim content ${sha256}`, async (sql) => {
       await sql.run(GC_LOCK_SHARED); // a sweep sees the claim, or has finished and this sees what it left
-      const row = await sql.maybe<ContentRow & { stored: boolean[] }>(
-        `SELECT c.id, c.sha256, c.size,
-                coalesce(array_agg(encode(cc.hash, 'hex') ORDER BY cc.ord) FILTER (WHERE cc.hash IS NOT NULL), '{}') AS hashes,
-                coalesce(array_agg(cc.length::integer ORDER BY cc.ord) FILTER (WHERE cc.hash IS NOT NULL), '{}') AS lengths,
-                coalesce(array_agg(EXISTS (SELECT 1 FROM chunks k WHERE k.hash = cc.hash) ORDER BY cc.ord)
-                         FILTER (WHERE cc.hash IS NOT NULL), '{}') AS stored
-         FROM contents c LEFT JOIN content_chunks cc ON cc.content_id = c.id
-         WHERE c.sha256 = $1 GROUP BY c.id`,
-        [sha256],
-      );
+      const row = await sql.maybe<ContentRow>(`${CONTENT_SELECT} WHERE c.sha256 = $1 GROUP BY c.id`, [
+        sha256,
+      ]);
       if (row === undefined) return null;
       await sql.run("INSERT INTO claims (session_id, hash) VALUES ($1, $2) ON CONFLICT DO NOTHING", [
         sessionId,
         bin(sha256),
       ]);
       const content = toContent(row);
-      const stored = new Set(content.chunks.filter((_, i) => row.stored[i]).map((c) => c.hash));
+      const stored = new Set(content.chunks.map((c) => c.hash));
+      const missing = await sql.rows<{ hash: string }>(
+        `SELECT encode(cc.hash, 'hex') AS hash FROM content_chunks cc
+         WHERE cc.content_id = $1 AND NOT EXISTS (SELECT 1 FROM chunks k WHERE k.hash = cc.hash)`,
+        [row.id],
+      );
+      for (const { hash } of missing) stored.delete(hash);
       return { ...content, stored };
     });
   }
