@@ -30,7 +30,6 @@ import type {
   JsonObject,
   NewAuditEvent,
   Version,
-  VersionSummary,
 } from "./types.js";
 import { ARTIFACT_TYPES } from "./types.js";
 import { type Bump, checkVersion, nextVersion } from "./versions.js";
@@ -120,8 +119,7 @@ export class Registry {
     if (base) {
       version = await resolveRef(this.meta, base).catch(() => null);
     } else {
-      const versions = await this.meta.listVersions(name);
-      const last = versions.reduce<VersionSummary | null>((a, v) => (a && a.seq > v.seq ? a : v), null);
+      const last = (await this.meta.listVersions(name)).at(-1); // listed in sequence order
       if (last) version = await this.meta.getVersionBySeq(name, last.seq);
     }
     return new Map(version?.files.map((file) => [file.path, file.sha256]) ?? []);
