@@ -6,6 +6,7 @@ import type { NewVersion } from "@cairn/core";
 import { openSqliteMetadataStore } from "@cairn/storage";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { whileBusy } from "../dist/sqlite/_open.js";
 import { runMetadataContract, sha } from "./contract/metadata-contract.js";
 import { startNode } from "./helpers/processes.js";
 
@@ -167,6 +168,57 @@ describe("SQLite metadata store", () => {
       expect(await store.listAudit({})).toHaveLength(total + history.length);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("opening while another process holds the lock", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "cairn-sqlite-busy-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Where SQLite answers BUSY at once instead of waiting (two processes switching a fresh file to WAL together;
+  // seen in CI as "cannot open the metadata database: the store is busy"), opening tries again.
+  it("tries a step SQLite refuses as busy again until the holder lets go, and gives up after the timeout", () => {
+    const path = join(dir, "lock.db");
+    const holder = new Database(path);
+    const other = new Database(path, { timeout: 0 });
+    try {
+      holder.exec("CREATE TABLE t (x)");
+      holder.exec("BEGIN IMMEDIATE");
+      let attempts = 0;
+      whileBusy(() => {
+        attempts++;
+        if (attempts === 3) holder.exec("COMMIT");
+        other.exec("BEGIN IMMEDIATE");
+      });
+      other.exec("COMMIT");
+      expect(attempts).toBe(3);
+
+      holder.exec("BEGIN IMMEDIATE");
+      const started = Date.now();
+      expect(() => whileBusy(() => other.exec("BEGIN IMMEDIATE"), 50)).toThrow(
+        expect.objectContaining({ code: "SQLITE_BUSY" }),
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+      holder.exec("COMMIT");
+
+      // Any other error is not a wait: it is thrown at the first attempt.
+      attempts = 0;
+      expect(() =>
+        whileBusy(() => {
+          attempts++;
+          other.exec("INSERT INTO missing VALUES (1)");
+        }),
+      ).toThrow(/no such table/);
+      expect(attempts).toBe(1);
+    } finally {
+      other.close();
+      holder.close();
     }
   });
 });

@@ -39,7 +39,7 @@ export function openDatabase(path: string): Db {
     // busy_timeout first: even switching to WAL on a fresh file takes a lock another process may hold.
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!inMemory) {
-      const mode = db.pragma("journal_mode = WAL", { simple: true });
+      const mode = whileBusy(() => db.pragma("journal_mode = WAL", { simple: true }));
       if (String(mode).toLowerCase() !== "wal") {
         throw new CairnError("INTERNAL", `cannot switch ${path} to WAL mode (got ${String(mode)})`);
       }
@@ -56,6 +56,27 @@ export function openDatabase(path: string): Db {
     throw error;
   }
 }
+
+/**
+ * Runs `step` again while SQLite answers SQLITE_BUSY, up to `timeoutMs`. The busy timeout covers most waits,
+ * but SQLite skips it where waiting could deadlock: two processes switching a fresh file to WAL at once both hold
+ * a shared lock and want an exclusive one, and one is told BUSY at once. It holds no lock after the failed
+ * statement, so trying again shortly after lets the other finish.
+ */
+export function whileBusy<T>(step: () => T, timeoutMs = BUSY_TIMEOUT_MS): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return step();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error;
+      // Opening is synchronous (better-sqlite3), so the pause is too; it happens only on contention at open.
+      Atomics.wait(PAUSE, 0, 0, pause);
+    }
+  }
+}
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 function appliedVersion(db: Db): number {
   const table = db
