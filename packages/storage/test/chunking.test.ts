@@ -7,6 +7,7 @@ import { createChunker, finalize, getChunks, nextBlock } from "@huggingface/xetc
 import { describe, expect, it } from "vitest";
 // Internal: to compare the portable BLAKE3 with the native one directly.
 import { createChunkHasher } from "../dist/chunking/_blake3.js";
+import { PIECE, updateFromMemory } from "../dist/chunking/_from-memory.js";
 // The built output, as the CLI loads it (worker threads resolve their script next to it).
 import {
   type Chunk,
@@ -248,6 +249,18 @@ describe("streaming: the same bytes in any pieces give the same chunks", () => {
   });
 });
 
+describe("hashing bytes a piece at a time, each brought into the cache first", () => {
+  it("gives the sha256 of all the bytes, whatever their length against the piece size", () => {
+    const bytes = randomBytes(3 * PIECE + 5, 81);
+    for (const length of [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 5]) {
+      const input = bytes.subarray(0, length);
+      const hash = createHash("sha256");
+      updateFromMemory(hash, input);
+      expect(hash.digest("hex"), `${length} bytes`).toBe(sha256(input));
+    }
+  });
+});
+
 describe("chunkStream: the pipelined path", () => {
   const bytes = randomBytes(12 * MiB + 4321, 41);
   const expected = named(chunkBuffer(bytes));
@@ -481,6 +494,28 @@ describe("chunking along an earlier version's chunk list gives exactly the chunk
         expect(file.size).toBe(v2.length);
         expect(file.sha256).toBe(sha256(v2));
       }
+    }
+  });
+
+  it("the pipelined path reading a file (several reads under way at once)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-follow-"));
+    try {
+      for (const [name, v2] of versions) {
+        const path = join(dir, "v2.bin");
+        await writeFile(path, v2);
+        for (const options of [{ blockSize: MiB }, { blockSize: MiB, readAhead: 1 }]) {
+          const file = chunkStream(fileSource(path), { ...options, previous });
+          const chunks: Named[] = [];
+          for await (const chunk of file) {
+            expect(sameBytes(chunk.data, v2.subarray(chunk.offset, chunk.offset + chunk.length))).toBe(true);
+            chunks.push({ offset: chunk.offset, length: chunk.length, hash: chunk.hash });
+          }
+          expect(chunks, `${name} ${JSON.stringify(options)}`).toEqual(named(chunkBuffer(v2)));
+          expect(file.sha256).toBe(sha256(v2));
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BoundaryFinder } from "@cairn/core";
+import { bringIntoCache, PIECE, updateFromMemory } from "./_from-memory.js";
 import type { PipelineReply, PipelineRequest } from "./_pipeline-protocol.js";
 
 const port = parentPort;
@@ -26,8 +27,19 @@ function handle(request: PipelineRequest): PipelineReply | undefined {
   }
   if (request.stream !== stream) return undefined; // left over from an abandoned stream
   if (request.type === "block") {
-    const cuts = finder ? finder.push(request.bytes) : [];
-    sha256?.update(request.bytes);
+    const bytes = request.bytes;
+    if (!finder) {
+      if (sha256) updateFromMemory(sha256, bytes);
+      return { type: "block", stream, cuts: [] };
+    }
+    // The scan and the hash take the block a piece at a time, so the hash finds each piece still in the cache.
+    const cuts: number[] = [];
+    for (let at = 0; at < bytes.length; at += PIECE) {
+      const piece = bytes.subarray(at, at + PIECE);
+      bringIntoCache(piece);
+      for (const cut of finder.push(piece)) cuts.push(at + cut);
+      sha256?.update(piece);
+    }
     return { type: "block", stream, cuts };
   }
   return { type: "end", stream, sha256: sha256?.digest("hex") };
