@@ -100,6 +100,15 @@ export class PipelineWorker {
   }
 }
 
+/**
+ * Starts a worker for a stream about to begin, unless one is idle already: a thread takes ~60 ms to boot and
+ * load its code, which then passes while the caller opens the file and looks up what it needs, instead of
+ * while the first blocks wait for their hash.
+ */
+export function warmUpWorker(): void {
+  if (idle.length === 0) idle.push(new PipelineWorker());
+}
+
 export function leaseWorker(): PipelineWorker {
   for (let worker = idle.pop(); worker; worker = idle.pop()) {
     if (worker.healthy) return worker;

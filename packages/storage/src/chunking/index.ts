@@ -9,4 +9,4 @@ export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
 export { FileSource, fileSource } from "./file-source.js";
 export type { ChunkedFile, ChunkStreamOptions, ChunkStreamSource } from "./stream.js";
-export { chunkStream } from "./stream.js";
+export { chunkStream, prepareToChunk } from "./stream.js";

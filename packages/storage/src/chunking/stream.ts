@@ -14,9 +14,11 @@ import type { ChunkRef } from "@cairn/core";
 import { createChunkHasher } from "./_blake3.js";
 import { BlockReader, ChunkAssembler, type ChunkStreamSource } from "./_blocks.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
-import { leaseWorker, releaseWorker } from "./_worker-pool.js";
+import { ReadAhead } from "./_read-ahead.js";
+import { leaseWorker, releaseWorker, warmUpWorker } from "./_worker-pool.js";
 import { BackgroundSha256 } from "./background-sha256.js";
 import { type Chunk, Chunker, type ChunkWithData } from "./chunker.js";
+import { FileSource } from "./file-source.js";
 
 export type { ChunkStreamSource } from "./_blocks.js";
 
@@ -82,6 +84,15 @@ export function chunkStream(source: ChunkStreamSource, options: ChunkStreamOptio
   return new StreamedFile(source, options);
 }
 
+/**
+ * Gets ready to chunk `source` soon: a file (likely larger than a block) has its worker thread started now,
+ * so that it boots while the caller does other work first (a 1 GiB push: the first block's hash waited
+ * ~70 ms for it).
+ */
+export function prepareToChunk(source: ChunkStreamSource): void {
+  if (source instanceof FileSource) warmUpWorker();
+}
+
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1)
@@ -142,6 +153,7 @@ class StreamedFile implements ChunkedFile {
   }
 
   private async *run(): AsyncGenerator<ChunkWithData[]> {
+    if (this.useWorkers) prepareToChunk(this.source);
     const reader = new BlockReader(this.source, this.blockSize);
     try {
       const first = await reader.next();
@@ -187,9 +199,10 @@ class StreamedFile implements ChunkedFile {
 
   /**
    * Chunking along an earlier version: this thread cuts (mostly by naming known chunks, see ChunkGuide) and
-   * names; the worker hashes the whole file, a block at a time, and a block is refilled once it is done.
-   * The split differs from `inWorkers` because the guide's work depends on the names: the gear scan runs
-   * only where the bytes changed, so it belongs next to the naming, and the sha256 is the longer half.
+   * names; the worker hashes the whole file. The split differs from `inWorkers` because the guide's work
+   * depends on the names: the gear scan runs only where the bytes changed, so it belongs next to the naming,
+   * and the sha256 is the longer half. Each block goes to the worker as soon as it is read, not when this
+   * thread gets to it, and reading goes on while either is busy (see ReadAhead).
    */
   private async *alongPrevious(
     reader: BlockReader,
@@ -199,47 +212,26 @@ class StreamedFile implements ChunkedFile {
   ): AsyncGenerator<ChunkWithData[]> {
     const sha256 = this.wantSha256 ? new BackgroundSha256() : undefined;
     const assembler = new ChunkAssembler(!this.transient);
-    /** Blocks the worker may still be hashing, oldest first. */
-    const hashing: Array<{ block: Uint8Array; done: Promise<void> }> = [];
-    const reading: Promise<Uint8Array | undefined>[] = firstBlocks.slice(1).map((b) => Promise.resolve(b));
-    let ended = false;
-    const readsAtOnce = Math.min(READS_WHILE_FOLLOWING, reader.readsAtOnce);
-    const readMore = (): void => {
-      while (!ended && reading.length < readsAtOnce) {
-        const read = reader.next();
-        read.catch(() => {}); // awaited below, unless the consumer stops first
-        reading.push(read);
-      }
-    };
+    // Blocks held: those read ahead or in use here, and up to readAhead more still being hashed.
+    const reads = Math.min(READS_WHILE_FOLLOWING, reader.readsAtOnce);
+    const limits = { reads, blocks: reads + this.readAhead };
+    const blocks = new ReadAhead(reader, limits, firstBlocks, (block) =>
+      sha256 ? sha256.update(block) : Promise.resolve(),
+    );
     try {
-      for (let block: Uint8Array | undefined = firstBlocks[0]; block; ) {
-        readMore();
+      for (let block = await blocks.next(); block; block = await blocks.next()) {
         this.bytesRead += block.length;
-        if (sha256) hashing.push({ block, done: sha256.update(block) });
         assembler.enter(block);
         const cut = block === firstBlocks[0] ? firstChunks : chunker.push(block);
         yield cut.map((chunk) => assembler.take(chunk));
         assembler.leave();
-        if (!sha256) reader.recycle(block);
-        // Blocks are refilled once hashed; at most readAhead wait for the worker.
-        while (hashing.length >= this.readAhead) {
-          const oldest = hashing.shift()!;
-          await oldest.done;
-          reader.recycle(oldest.block);
-        }
-        block = await reading.shift();
-        if (!block) ended = true;
+        blocks.release(block);
       }
-      await Promise.all(reading.splice(0)); // reads started before the end was seen; they find nothing
       yield chunker.finish().map((chunk) => assembler.take(chunk));
-      if (sha256) {
-        for (const { block, done } of hashing.splice(0)) {
-          await done;
-          reader.recycle(block);
-        }
-        this.digest = await sha256.digest();
-      }
+      await blocks.drain();
+      if (sha256) this.digest = await sha256.digest();
     } finally {
+      blocks.stop();
       // Blocks still being hashed are left to the garbage collector: the worker may be reading them.
       sha256?.release();
     }

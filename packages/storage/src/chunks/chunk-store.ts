@@ -21,7 +21,7 @@ import {
   type UploadSession,
 } from "@cairn/core";
 import { BackgroundSha256 } from "../chunking/background-sha256.js";
-import { chunkHash, chunkStream } from "../chunking/index.js";
+import { chunkHash, chunkStream, prepareToChunk } from "../chunking/index.js";
 import { PackWriter } from "./pack-writer.js";
 
 export const PACK_PREFIX = "packs/";
@@ -128,6 +128,7 @@ export class ChunkStore implements ContentStore {
   }
 
   async write(source: ByteSource, options: ContentWriteOptions = {}): Promise<StoredContent> {
+    prepareToChunk(source);
     const session = await this.sessionId();
     const slot = this.ownSlot(session);
     const chunks: ChunkRef[] = [];
