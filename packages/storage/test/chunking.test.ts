@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createChunker, finalize, getChunks, nextBlock } from "@huggingface/xetchunk-wasm";
 import { describe, expect, it } from "vitest";
 // Internal: to compare the portable BLAKE3 with the native one directly.
@@ -360,6 +361,19 @@ describe("chunkStream: the pipelined path", () => {
       timeout: 20_000,
     });
     expect(run.stdout.trim(), run.stderr).toBe("left behind");
+    expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
+  });
+
+  it("a worker started ahead of a file that is then never chunked does not keep the process alive", () => {
+    const script = `
+      import { fileSource, prepareToChunk } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+      prepareToChunk(fileSource(${JSON.stringify(fileURLToPath(import.meta.url))}));
+      console.log("ready");`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(run.stdout.trim(), run.stderr).toBe("ready");
     expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
   });
 

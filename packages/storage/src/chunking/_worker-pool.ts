@@ -31,7 +31,6 @@ export class PipelineWorker {
       // `node --input-type=module -e …`), which would fail every push of a process started with them.
       execArgv: [],
     });
-    this.worker.unref();
     this.worker.on("message", (reply: PipelineReply) => {
       if (reply.stream !== this.stream) return;
       const waiter = this.waiters.shift();
@@ -41,6 +40,9 @@ export class PipelineWorker {
     });
     this.worker.on("error", (error) => this.fail(error));
     this.worker.on("exit", (code) => this.fail(new Error(`chunking worker exited with code ${code}`)));
+    // After the listeners: adding a "message" listener refs the worker again, and a worker started ahead of
+    // use (warmUpWorker) and never used would then keep the process from exiting.
+    this.worker.unref();
   }
 
   /** Begins a new stream in `role`; replies to any earlier stream are dropped from now on. */
