@@ -195,6 +195,36 @@ describe("captureGit", () => {
     expect(await captureGit(["model.bin"], dir)).toBeNull();
   });
 
+  it("does not start git where no repository can be found, unless GIT_DIR or GIT_WORK_TREE names one", async () => {
+    const dir = folder("plain-no-spawn");
+    // A git that only notes it was started, first on PATH.
+    const bin = folder("noting-git");
+    const notes = path.join(bin, "started");
+    write(bin, "git", `#!/bin/sh\necho "$@" >> "${notes}"\nexit 1\n`);
+    chmodSync(path.join(bin, "git"), 0o755);
+    const original = process.env["PATH"];
+    vi.stubEnv("PATH", `${bin}${path.delimiter}${original}`);
+    try {
+      expect(await captureGit([], dir)).toBeNull();
+      expect(existsSync(notes)).toBe(false);
+      vi.stubEnv("GIT_DIR", path.join(dir, "elsewhere.git"));
+      expect(await captureGit([], dir)).toBeNull();
+      expect(readFileSync(notes, "utf8")).toContain("rev-parse");
+    } finally {
+      vi.stubEnv("PATH", original);
+      vi.stubEnv("GIT_DIR", undefined);
+    }
+  });
+
+  it("finds a linked work tree, whose .git is a file", async () => {
+    const dir = repo("linked-main");
+    const linked = path.join(folder("linked"), "tree");
+    git(dir, "worktree", "add", "--quiet", "--detach", linked, "HEAD");
+    expect(statSync(path.join(linked, ".git")).isFile()).toBe(true);
+    const capture = await captureGit([], linked);
+    expect(capture).toMatchObject({ commit: git(dir, "rev-parse", "HEAD").trim(), root: linked });
+  });
+
   it("returns null when git is not installed", async () => {
     const dir = repo("no-git");
     const original = process.env["PATH"];
