@@ -70,8 +70,8 @@ export async function withRuns<T>(ctx: Context, body: (runs: RunsBackend) => Pro
 
 function embeddedBackend(ctx: Context, runs: RunTracker, chunks: Store): RunsBackend {
   const { registry } = runs;
-  const store = async (files: LocalFile[], label: string) => {
-    const stored = await storeLocalFiles(registry.content, files, label, ctx.out.json);
+  const store = async (files: LocalFile[], label: string, earlier: ReadonlyMap<string, string>) => {
+    const stored = await storeLocalFiles(registry.content, files, label, ctx.out.json, earlier);
     // Durable before the record that refers to them is committed.
     await registry.content.flush();
     return stored;
@@ -85,8 +85,9 @@ function embeddedBackend(ctx: Context, runs: RunTracker, chunks: Store): RunsBac
     },
     log: (id, batch) => runs.log(id, batch),
     async logArtifacts(id, files) {
-      await runs.get(id);
-      return viewRun(await runs.logArtifacts(id, await store(files, `run ${id}`)));
+      // Also finds out an unknown run before any file is stored.
+      const earlier = await runs.filesToBuildOn(id);
+      return viewRun(await runs.logArtifacts(id, await store(files, `run ${id}`, earlier)));
     },
     end: async (id, status) => viewRun(await runs.end(id, status)),
     get: async (id) => viewRun(await runs.get(id)),
@@ -98,7 +99,13 @@ function embeddedBackend(ctx: Context, runs: RunTracker, chunks: Store): RunsBac
       // An unknown run or base is found out before any file is stored.
       await runs.get(id);
       if (request.base !== undefined) await registry.resolve(request.base);
-      const stored = files ? await store(files, `promote ${request.name}`) : undefined;
+      const stored = files
+        ? await store(
+            files,
+            `promote ${request.name}`,
+            await registry.filesToBuildOn(request.name, request.base),
+          )
+        : undefined;
       return viewVersion(await runs.promote(id, { ...request, ...(stored ? { files: stored } : {}) }));
     },
     async readContent(sha256) {

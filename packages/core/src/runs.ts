@@ -246,6 +246,16 @@ export class RunTracker {
     );
   }
 
+  /**
+   * The files (path → sha256) a new artifact logged to run `id` most likely changes: the run's own artifacts,
+   * since logging a path again replaces it (a checkpoint saved every few epochs). The content store chunks the
+   * new file along the old one at the same path, as for a push (see `Registry.filesToBuildOn`).
+   */
+  async filesToBuildOn(id: string): Promise<Map<string, string>> {
+    const run = await this.get(id);
+    return new Map(run.artifacts.map((file) => [file.path, file.sha256]));
+  }
+
   async end(id: string, status: RunStatus = "finished"): Promise<Run> {
     this.checkWrite(`run:${id}`);
     checkRunId(id);

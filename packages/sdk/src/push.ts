@@ -373,7 +373,7 @@ export async function push(
     {
       files: given,
       chunker,
-      earlier: earlierChunkLists(http, name, publish.base),
+      earlier: earlierChunkLists(http, versionToBuildOn(http, name, publish.base)),
       ...(patch !== undefined ? { patch } : {}),
       ...(onProgress ? { onProgress } : {}),
     },
@@ -390,19 +390,38 @@ export async function push(
 }
 
 /**
- * The chunk lists of the files of the version a push to `name` most likely changes, by path: those of `base`
- * if given, else of the artifact's last pushed version (as `Registry.filesToBuildOn` picks for a local push).
- * The version is looked up when the first file asks (a push of small files never does), and each list when
- * its file is about to be chunked. This is only help: a version or list the server cannot give (a new
- * artifact, a bad base the commit will report) is none.
+ * The chunk lists of the files an upload most likely changes, by path, for its files to be chunked along
+ * (see ChunkFile). `files` names them (path → sha256); it is called when the first file of FOLLOW_MIN_BYTES or
+ * more asks (a push of small files never does), and each list is fetched when its file is about to be chunked.
+ * This is only help: files or a list the server cannot give are none.
  */
-function earlierChunkLists(
+export function earlierChunkLists(
+  http: Http,
+  files: () => Promise<ReadonlyMap<string, string>>,
+): (path: string) => Promise<readonly ChunkRef[] | undefined> {
+  let known: Promise<ReadonlyMap<string, string>> | undefined;
+  return async (path) => {
+    known ??= files().catch(() => new Map());
+    const sha256 = (await known).get(path);
+    if (sha256 === undefined) return undefined;
+    const content = await http
+      .json<{ chunks: ChunkRef[] }>("GET", `/contents/${segment(sha256)}/chunks`)
+      .catch(() => undefined);
+    return content?.chunks;
+  };
+}
+
+/**
+ * The files of the version a new version of `name` most likely changes: `base` if given, else the artifact's
+ * last pushed version (as `Registry.filesToBuildOn` picks for a local push); none for a new artifact or a base
+ * that does not resolve (the commit reports that).
+ */
+export function versionToBuildOn(
   http: Http,
   name: string,
   base: string | null | undefined,
-): (path: string) => Promise<readonly ChunkRef[] | undefined> {
-  let files: Promise<Map<string, string>> | undefined;
-  const earlierFiles = async (): Promise<Map<string, string>> => {
+): () => Promise<Map<string, string>> {
+  return async () => {
     let ref = base;
     if (!ref) {
       const artifact = await http
@@ -413,15 +432,6 @@ function earlierChunkLists(
     }
     const version = await http.json<VersionView>("GET", `/resolve/${segment(ref)}`).catch(() => undefined);
     return new Map(version?.files.map((f) => [f.path, f.sha256]));
-  };
-  return async (path) => {
-    files ??= earlierFiles();
-    const sha256 = (await files).get(path);
-    if (sha256 === undefined) return undefined;
-    const content = await http
-      .json<{ chunks: ChunkRef[] }>("GET", `/contents/${segment(sha256)}/chunks`)
-      .catch(() => undefined);
-    return content?.chunks;
   };
 }
 

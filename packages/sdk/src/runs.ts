@@ -19,7 +19,13 @@ import {
 } from "@cairn/core";
 import { type ChunkFile, chunkFile } from "./chunk-file.js";
 import { type Http, segment } from "./http.js";
-import { type PushFile, type TransferSettings, uploadFiles } from "./push.js";
+import {
+  earlierChunkLists,
+  type PushFile,
+  type TransferSettings,
+  uploadFiles,
+  versionToBuildOn,
+} from "./push.js";
 import { type Page, type PageOptions, reviveVersion } from "./types.js";
 
 export type { RunStatus, RunSummary, RunView };
@@ -152,9 +158,11 @@ export class RunApi {
   }
 
   async logArtifacts(id: string, files: PushFile[]): Promise<RunView> {
+    // Logging a path again replaces it (a checkpoint saved every few epochs): chunked along the one it replaces.
+    const current = async () => new Map((await this.get(id)).artifacts.map((f) => [f.path, f.sha256]));
     const { result } = await uploadFiles(
       this.http,
-      { files, chunker: this.chunkerOrDefault() },
+      { files, chunker: this.chunkerOrDefault(), earlier: earlierChunkLists(this.http, current) },
       this.transfer,
       (upload, entries) =>
         this.http.json<RunView>("POST", `/runs/${segment(id)}/artifacts`, {
@@ -196,9 +204,10 @@ export class RunApi {
     const path = `/runs/${segment(id)}/promote`;
     if (files === undefined)
       return reviveVersion(await this.http.json<VersionView>("POST", path, { json: rest }));
+    const earlier = earlierChunkLists(this.http, versionToBuildOn(this.http, rest.name, rest.base));
     const { result } = await uploadFiles(
       this.http,
-      { files, chunker: this.chunkerOrDefault() },
+      { files, chunker: this.chunkerOrDefault(), earlier },
       this.transfer,
       (upload, entries) =>
         this.http.json<VersionView>("POST", path, { json: { ...rest, upload, files: entries } }),

@@ -9,7 +9,8 @@ import { createHash, randomFillSync } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CairnClient, CairnError, type RemoteError } from "@cairn/sdk";
+import { type ChunkRef, chunkBuffer } from "@cairn/core";
+import { CairnClient, CairnError, chunkFile, type RemoteError } from "@cairn/sdk";
 import { buildApp, type CairnApp } from "@cairn/server";
 import { collectGarbage, type EmbeddedStore, openEmbeddedStore } from "@cairn/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ let dir: string;
 let store: EmbeddedStore;
 let app: CairnApp;
 let client: CairnClient;
+let url: string;
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
@@ -35,7 +37,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "cairn-sdk-runs-"));
   store = await openEmbeddedStore(join(dir, ".cairn"));
   app = buildApp({ store });
-  client = new CairnClient({ url: await app.listen({ port: 0, host: "127.0.0.1" }), token: "" });
+  url = await app.listen({ port: 0, host: "127.0.0.1" });
+  client = new CairnClient({ url, token: "" });
 });
 afterAll(async () => {
   await app?.close();
@@ -206,5 +209,43 @@ describe("runs over HTTP", () => {
     });
     expect(small.version.base).toBe(`squad-qa@${tuned.version}`);
     expect((await failure(run.promote({ name: "other", base: "nothing@1.0.0" }))).status).toBe(404);
+  });
+});
+
+describe("run artifacts chunked along what they replace", () => {
+  it("a checkpoint logged again follows the one it replaces; a promoted model's file follows its last version", async () => {
+    const MiB = 1024 * 1024;
+    const given: Array<readonly ChunkRef[] | undefined> = [];
+    const recording = new CairnClient({
+      url,
+      token: "",
+      chunker: (source, local, previous) => {
+        given.push(previous);
+        return chunkFile(source, local, previous);
+      },
+    });
+    const listOf = (bytes: Uint8Array) => chunkBuffer(bytes).map(({ hash, length }) => ({ hash, length }));
+    const epoch1 = randomFillSync(Buffer.alloc(9 * MiB));
+    const run = await recording.startRun({ experiment: "checkpoints" });
+    await run.logArtifact({ path: "ckpt.bin", source: epoch1 });
+    expect(given).toEqual([undefined]); // nothing logged there before
+
+    const epoch2 = Buffer.from(epoch1);
+    randomFillSync(epoch2, 2 * MiB, 200_000);
+    given.length = 0;
+    const after = await run.logArtifact({ path: "ckpt.bin", source: epoch2 });
+    expect(given).toEqual([listOf(epoch1)]);
+    expect(after.artifacts).toEqual([
+      { path: "ckpt.bin", size: epoch2.length, sha256: sha256(epoch2), mode: expect.any(String) },
+    ]);
+    const stored = await store.content.index.getContent(sha256(epoch2));
+    expect(stored?.chunks).toEqual(listOf(epoch2)); // the same chunks as chunking without a list
+
+    given.length = 0;
+    await run.promote({ name: "checkpointed", files: [{ path: "ckpt.bin", source: epoch1 }] });
+    expect(given).toEqual([undefined]); // a new model
+    given.length = 0;
+    await run.promote({ name: "checkpointed", files: [{ path: "ckpt.bin", source: epoch2 }] });
+    expect(given).toEqual([listOf(epoch1)]);
   });
 });
