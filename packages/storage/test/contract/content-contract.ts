@@ -342,6 +342,23 @@ export function runContentContract(name: string, open: () => Promise<ContentStor
       expect(again).toEqual(stored);
     });
 
+    it("a write along an earlier version whose chunks lost their index rows writes those chunks again", async () => {
+      // The earlier version's pack is gone from the index (lost, and the index rebuilt without it): the
+      // content still lists its chunks, but the store no longer holds them.
+      const { bytes, left, chunks, collector } = await leftBehind("lost");
+      const packs = new Set([...(await collector.index.locateChunks(chunks)).values()].map((at) => at.pack));
+      for (const pack of packs) await collector.index.replacePack(pack, null, []);
+      expect((await collector.index.locateChunks(chunks)).size).toBe(0);
+
+      const pusher = await t.reopen();
+      const again = await pusher.write(pieces(bytes, [MiB]), { previous: left.sha256 });
+      await pusher.flush();
+      expect(again).toEqual(left);
+      expect((await collector.index.locateChunks(chunks)).size).toBe(new Set(chunks).size);
+      expect((await collect(pusher.read(again))).equals(bytes)).toBe(true);
+      await pusher.close();
+    });
+
     it("a write whose source fails leaves nothing visible", async () => {
       async function* failing(): AsyncGenerator<Uint8Array> {
         yield random(2 * MiB);
