@@ -139,6 +139,24 @@ describe("reading ahead", () => {
     expect(file.recycled).toEqual([0, 1]);
   });
 
+  it("once stopped, reads nothing more and gives the blocks still arriving to no other work", async () => {
+    const file = fakeFile(5);
+    const arrived: number[] = [];
+    const ahead = start(file, { reads: 2, blocks: 4 }, async (block) => {
+      arrived.push(block[0]!);
+    });
+    await settle();
+    file.finish(0);
+    await settle();
+    expect(arrived).toEqual([0]);
+    ahead.stop(); // the consumer gave up (and let the hashing worker go)
+    file.finish(1);
+    file.finish(2);
+    await settle();
+    expect(arrived).toEqual([0]);
+    expect(file.reads).toHaveLength(3);
+  });
+
   it("gives a failed read to the consumer and reads nothing more", async () => {
     const file = fakeFile(5);
     const ahead = start(file, { reads: 2, blocks: 4 }, async () => {});

@@ -22,6 +22,8 @@ export class ReadAhead {
   private reading = 0;
   private held = 0;
   private ended = false;
+  /** The caller stopped early: blocks still arriving go to no other work (it may have been let go). */
+  private stopped = false;
   private wake: (() => void) | undefined;
 
   /**
@@ -74,6 +76,7 @@ export class ReadAhead {
   /** Reads nothing more (the caller stopped early); blocks still read or worked on are left to the collector. */
   stop(): void {
     this.ended = true;
+    this.stopped = true;
   }
 
   private fill(): void {
@@ -94,8 +97,9 @@ export class ReadAhead {
     const inOrder = this.ordered.then(() => read);
     const arrived = inOrder.then(
       (block) => {
-        if (block) this.work.set(block, this.arrived(block));
-        else {
+        if (block) {
+          if (!this.stopped) this.work.set(block, this.arrived(block));
+        } else {
           // The end (the reader gave back the block it found nothing for).
           this.ended = true;
           this.held--;
