@@ -25,7 +25,10 @@ export type { ChunkStreamSource } from "./_blocks.js";
 export interface ChunkStreamOptions {
   /** Bytes per block handed to the workers (default 4 MiB). Any size works; chunks may straddle blocks. */
   blockSize?: number;
-  /** Blocks read ahead of the consumer (default 8): memory in flight is about blockSize × readAhead. */
+  /**
+   * Blocks read ahead of the consumer, or waiting for the worker (default 8): memory in flight is about
+   * blockSize × (readAhead + the reads under way, two to four).
+   */
   readAhead?: number;
   /** Compute the whole-file sha256 in the same pass (default true). */
   sha256?: boolean;
