@@ -144,7 +144,6 @@ function withoutCredentials(url: string): string {
   return scheme + (user === "" ? "" : `${user}@`) + rest;
 }
 
-/** The folder to start git in, and the pushed path with symlinked parents resolved as git resolves them. */
 /**
  * False when git could not find a repository from `dir`: no `.git` (folder, or file in a linked work tree) in
  * it or any folder above, and no GIT_DIR or GIT_WORK_TREE naming one. Saves starting git (~13 ms of a push
@@ -164,6 +163,7 @@ async function mayBeInRepository(dir: string): Promise<boolean> {
   }
 }
 
+/** The folder to start git in, and the pushed path with symlinked parents resolved as git resolves them. */
 async function locate(pushed: string): Promise<{ dir: string; full: string }> {
   const isDirectory = await stat(pushed).then(
     (s) => s.isDirectory(),

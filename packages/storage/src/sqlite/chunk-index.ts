@@ -126,10 +126,7 @@ export class SqliteChunkIndex implements ChunkIndex {
       this.c
         .sql("INSERT OR IGNORE INTO claims (session_id, hash) VALUES (?, ?)")
         .run(sessionId, bin(content.sha256));
-      const existing = this.c
-        .sql<{ id: number }>("SELECT id FROM contents WHERE sha256 = ?")
-        .get(content.sha256);
-      if (existing) return;
+      if (this.contentRow(content.sha256)) return;
       const { id } = this.c
         .sql<{ id: number }>(
           "INSERT INTO contents (sha256, size, chunk_count, created_at) VALUES (?, ?, ?, ?) RETURNING id",
@@ -146,9 +143,7 @@ export class SqliteChunkIndex implements ChunkIndex {
 
   getContent(sha256: string): Promise<ContentRecord | null> {
     return this.c.read(`cannot read content ${sha256}`, () => {
-      const row = this.c
-        .sql<{ id: number; size: number }>("SELECT id, size FROM contents WHERE sha256 = ?")
-        .get(sha256);
+      const row = this.contentRow(sha256);
       if (!row) return null;
       return { sha256, size: row.size, chunks: this.chunksOf(row.id) };
     });
@@ -156,9 +151,7 @@ export class SqliteChunkIndex implements ChunkIndex {
 
   claimContent(sessionId: string, sha256: string): Promise<ClaimedContent | null> {
     return this.c.write(`cannot claim content ${sha256}`, () => {
-      const row = this.c
-        .sql<{ id: number; size: number }>("SELECT id, size FROM contents WHERE sha256 = ?")
-        .get(sha256);
+      const row = this.contentRow(sha256);
       if (!row) return null;
       this.c.sql("INSERT OR IGNORE INTO claims (session_id, hash) VALUES (?, ?)").run(sessionId, bin(sha256));
       const chunks = this.chunksOf(row.id);
@@ -170,6 +163,12 @@ export class SqliteChunkIndex implements ChunkIndex {
       for (const { hash } of missing.all(row.id)) stored.delete(hash);
       return { sha256, size: row.size, chunks, stored };
     });
+  }
+
+  private contentRow(sha256: string): { id: number; size: number } | undefined {
+    return this.c
+      .sql<{ id: number; size: number }>("SELECT id, size FROM contents WHERE sha256 = ?")
+      .get(sha256);
   }
 
   /** A content's chunks in order; hex made by SQLite, which costs a third of converting each row's bytes here. */
