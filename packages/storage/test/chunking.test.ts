@@ -91,6 +91,16 @@ async function drain(
 // Buffer.compare, not toEqual: vitest's deep equality walks typed arrays element by element.
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** The chunking module, for scripts run in a process of their own. */
+const CHUNKING = JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href);
+
+/** Runs an ES module script in a new node process (with `flags`), given 20 s to exit on its own. */
+const nodeScript = (script: string, flags: string[] = []) =>
+  spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
 const MiB = 1024 * 1024;
 
 /** A safetensors-like file: 8-byte header length, a JSON header, then tensors (random, zeros, small ints). */
@@ -350,29 +360,21 @@ describe("chunkStream: the pipelined path", () => {
   });
 
   it("an iteration abandoned mid-file (never finished, never returned) does not keep the process alive", () => {
-    const script = `
-      import { chunkStream } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+    const run = nodeScript(`
+      import { chunkStream } from ${CHUNKING};
       const big = new Uint8Array(64 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
       const it = chunkStream([big], { blockSize: 1024 * 1024 })[Symbol.asyncIterator]();
       await it.next();
-      console.log("left behind");`;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+      console.log("left behind");`);
     expect(run.stdout.trim(), run.stderr).toBe("left behind");
     expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
   });
 
   it("a worker started ahead of a file that is then never chunked does not keep the process alive", () => {
-    const script = `
-      import { fileSource, prepareToChunk } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+    const run = nodeScript(`
+      import { fileSource, prepareToChunk } from ${CHUNKING};
       prepareToChunk(fileSource(${JSON.stringify(fileURLToPath(import.meta.url))}));
-      console.log("ready");`;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+      console.log("ready");`);
     expect(run.stdout.trim(), run.stderr).toBe("ready");
     expect(run.status).toBe(0); // not null: the process exited on its own, before the timeout
   });
@@ -380,14 +382,13 @@ describe("chunkStream: the pipelined path", () => {
   it("chunks with its workers in a process started with V8 options (node --trace-gc, --max-semi-space-size)", () => {
     const script = `
       import { createHash } from "node:crypto";
-      import { chunkStream } from ${JSON.stringify(new URL("../dist/chunking/index.js", import.meta.url).href)};
+      import { chunkStream } from ${CHUNKING};
       const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
       const file = chunkStream([big], { blockSize: 1024 * 1024 });
       let n = 0;
       for await (const _ of file) n++;
       console.log(n > 1 && file.sha256 === createHash("sha256").update(big).digest("hex") ? "chunked" : "wrong");`;
-    const flags = ["--trace-gc", "--max-semi-space-size=32", "--input-type=module"];
-    const run = spawnSync(process.execPath, [...flags, "-e", script], { encoding: "utf8", timeout: 20_000 });
+    const run = nodeScript(script, ["--trace-gc", "--max-semi-space-size=32"]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim().split("\n").at(-1)).toBe("chunked");
   });

@@ -68,13 +68,19 @@ const start = (
   arrived: (block: Uint8Array) => Promise<void>,
 ) => new ReadAhead(file.reader as unknown as ConstructorParameters<typeof ReadAhead>[0], limits, [], arrived);
 
+/** `start`, noting the first byte of each block handed to the other work (its index in the file), in order. */
+function startNoting(file: ReturnType<typeof fakeFile>, limits: { reads: number; blocks: number }) {
+  const arrived: number[] = [];
+  const ahead = start(file, limits, async (block) => {
+    arrived.push(block[0]!);
+  });
+  return { ahead, arrived };
+}
+
 describe("reading ahead", () => {
   it("hands each block to the other work as soon as it is read, in file order, before the consumer takes any", async () => {
     const file = fakeFile(10, true);
-    const arrived: number[] = [];
-    const ahead = start(file, { reads: 2, blocks: 4 }, async (block) => {
-      arrived.push(block[0]!);
-    });
+    const { ahead, arrived } = startNoting(file, { reads: 2, blocks: 4 });
     await settle();
     // The consumer has taken nothing: reading stopped at the blocks allowed.
     expect(arrived).toEqual([0, 1, 2, 3]);
@@ -92,10 +98,7 @@ describe("reading ahead", () => {
 
   it("keeps its reads under way within the limit, and the file's order when reads finish out of order", async () => {
     const file = fakeFile(3);
-    const arrived: number[] = [];
-    const ahead = start(file, { reads: 2, blocks: 8 }, async (block) => {
-      arrived.push(block[0]!);
-    });
+    const { ahead, arrived } = startNoting(file, { reads: 2, blocks: 8 });
     await settle();
     expect(file.reads).toHaveLength(2);
     file.finish(1);
@@ -141,10 +144,7 @@ describe("reading ahead", () => {
 
   it("once stopped, reads nothing more and gives the blocks still arriving to no other work", async () => {
     const file = fakeFile(5);
-    const arrived: number[] = [];
-    const ahead = start(file, { reads: 2, blocks: 4 }, async (block) => {
-      arrived.push(block[0]!);
-    });
+    const { ahead, arrived } = startNoting(file, { reads: 2, blocks: 4 });
     await settle();
     file.finish(0);
     await settle();

@@ -170,21 +170,10 @@ describe("SQLite metadata store", () => {
       await store.close();
     }
   });
-});
-
-describe("opening while another process holds the lock", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "cairn-sqlite-busy-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   // Where SQLite answers BUSY at once instead of waiting (two processes switching a fresh file to WAL together;
   // seen in CI as "cannot open the metadata database: the store is busy"), opening tries again.
   it("tries a step SQLite refuses as busy again until the holder lets go, and gives up after the timeout", () => {
-    const path = join(dir, "lock.db");
     const holder = new Database(path);
     const other = new Database(path, { timeout: 0 });
     try {
