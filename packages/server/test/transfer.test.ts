@@ -271,6 +271,78 @@ describe("a file checked as its chunks arrive", () => {
     );
   });
 
+  it("a file left for the server to name: named by what arrived, or by reading it back, never by the client", async () => {
+    const first = randomBytes(2 * MiB);
+    const second = randomBytes(3 * MiB);
+    const [a, b] = [chunkBuffer(first), chunkBuffer(second)];
+    const session = await startUpload();
+    expect((await putPack(session, 1, framed(a))).statusCode).toBe(200);
+    // The second file's chunks begin a pack marked as beginning a file: hashed from there on.
+    const marked = await app.inject({
+      method: "PUT",
+      url: `${API}/uploads/${session}/packs/2?file=start`,
+      headers: { "content-type": CHUNK_FRAMES_TYPE },
+      payload: framed(b),
+    });
+    expect(marked.statusCode).toBe(200);
+    const name = async (bytes: Buffer, chunks: ChunkWithData[]) => {
+      const res = await json("POST", `/uploads/${session}/contents`, {
+        size: bytes.length,
+        chunks: refs(chunks),
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json();
+    };
+    // Both named without a read-back: the first from the session's first pack, the second from its mark.
+    expect(await name(second, b)).toEqual({
+      sha256: sha256(second),
+      size: second.length,
+      checked: true,
+      readBack: false,
+    });
+    expect(await name(first, a)).toEqual({
+      sha256: sha256(first),
+      size: first.length,
+      checked: true,
+      readBack: false,
+    });
+    // A file the arrivals do not make (the second file's chunks in another order) is read back, and named by
+    // what its bytes are.
+    const swapped = [b[1]!, b[0]!, ...b.slice(2)];
+    const swappedBytes = Buffer.concat(swapped.map((c) => c.data));
+    expect(await name(swappedBytes, swapped)).toEqual({
+      sha256: sha256(swappedBytes),
+      size: second.length,
+      checked: true,
+      readBack: true,
+    });
+    // Chunks the server does not hold, or lengths that do not add up, are refused as when a sha256 is given.
+    const absent = chunkBuffer(randomBytes(MiB));
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, { size: MiB, chunks: refs(absent) }),
+      400,
+      "INVALID",
+      /not on the server/,
+    );
+    expectError(
+      await json("POST", `/uploads/${session}/contents`, { size: first.length + 1, chunks: refs(a) }),
+      400,
+      "INVALID",
+      /add up to/,
+    );
+    const commit = await json("POST", "/artifacts/m/versions", {
+      upload: session,
+      files: [
+        { path: "a.bin", size: first.length, sha256: sha256(first) },
+        { path: "b.bin", size: second.length, sha256: sha256(second) },
+      ],
+    });
+    expect(commit.statusCode).toBe(200);
+    expect((await json("GET", "/artifacts/m/versions/0.1.0/files/b.bin")).rawPayload.equals(second)).toBe(
+      true,
+    );
+  });
+
   it("packs out of order: the file is read back, and a wrong sha256 refused", async () => {
     const bytes = randomBytes(3 * MiB);
     const chunks = chunkBuffer(bytes);

@@ -1,18 +1,20 @@
 /**
  * @module What arrived in a session's packs, in order: the sha256 of the chunk bytes, hashed as they come in,
- * so a file made of exactly the chunks sent, in the order sent, is checked against its sha256 without reading
- * it back from the store (which costs seconds per GiB while the client waits for the answer).
+ * so a file made of exactly the chunks sent, in the order sent, is checked against its sha256 (or, when the
+ * client left the sha256 to the server, named by it) without reading it back from the store, which costs
+ * seconds per GiB while the client waits for the answer.
  *
  * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
  * their numbers: a pack that arrives while those before it are still on the wire waits for them (up to
- * MAX_AHEAD of them). Anything else — a pack out of order, resent after a cut, or refused — stops the session's
- * tracking, and its files are then checked by reading them back, as before. Only chunks already checked against
- * their BLAKE3 are hashed here.
+ * MAX_AHEAD of them). A file is vouched for if its chunks are those hashed from the session's first pack, or
+ * from a pack the client marked as beginning a file, to the end of some pack. Anything else — a pack out of
+ * order, resent after a cut, or refused — stops the session's tracking, and its files are then checked by
+ * reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
  */
 import { createHash, type Hash } from "node:crypto";
 import type { ChunkRef } from "@cairn/core";
 
-/** The state after a whole pack: chunks and bytes so far, their sha256, and the digest of their names. */
+/** The state after a whole pack, counted from the start of the file it belongs to (see `begin`). */
 interface PackEnd {
   chunks: number;
   bytes: number;
@@ -48,8 +50,8 @@ class NamesHash {
 }
 
 export class SessionArrivals {
-  private readonly bytes: Hash = createHash("sha256");
-  private readonly names = new NamesHash();
+  private bytes: Hash = createHash("sha256");
+  private names = new NamesHash();
   private chunks = 0;
   private size = 0;
   private readonly ends: PackEnd[] = [];
@@ -62,9 +64,10 @@ export class SessionArrivals {
 
   /**
    * Waits until pack `n` may be hashed; false if it may not (the session is no longer tracked). A caller
-   * given true must call `ended` once the pack's body is done, whether whole or not.
+   * given true must call `ended` once the pack's body is done, whether whole or not. `startsFile`: the pack
+   * begins a file, whose chunks are hashed from here (the ends of packs before stay as they were).
    */
-  async begin(n: number): Promise<boolean> {
+  async begin(n: number, startsFile = false): Promise<boolean> {
     this.touched = Date.now();
     if (this.broken) return false;
     // Packs before this one are still to arrive, or arriving: the client sent them together. Wait for them.
@@ -84,10 +87,15 @@ export class SessionArrivals {
     }
     if (this.broken || n !== this.expected || this.arriving) return this.stop();
     this.arriving = true;
+    if (startsFile) {
+      this.bytes = createHash("sha256");
+      this.names = new NamesHash();
+      this.chunks = 0;
+      this.size = 0;
+    }
     return true;
   }
 
-  /** Hashes one checked chunk of the current pack. */
   /** A chunk that arrived whole and matched its name: its bytes as the parts they arrived in. */
   add(hash: string, parts: readonly Uint8Array[]): void {
     if (this.broken) return;
@@ -119,15 +127,16 @@ export class SessionArrivals {
     this.wake();
   }
 
-  /** Whether the file `content` is the chunks arrived from the session's first pack to the end of some pack. */
-  vouchesFor(content: { sha256: string; size: number; chunks: ChunkRef[] }): boolean {
+  /**
+   * The sha256 of the file `content`, if it is the chunks arrived from the session's first pack, or from a
+   * pack that began a file, to the end of some pack, in that order; else undefined.
+   */
+  sha256Of(content: { size: number; chunks: ChunkRef[] }): string | undefined {
     this.touched = Date.now();
-    const end = this.ends.find((e) => e.chunks === content.chunks.length && e.bytes === content.size);
-    return (
-      end !== undefined &&
-      end.sha256 === content.sha256 &&
-      end.names === namesDigest(content.chunks).copyDigest()
-    );
+    const sized = this.ends.filter((e) => e.chunks === content.chunks.length && e.bytes === content.size);
+    if (sized.length === 0) return undefined;
+    const names = namesDigest(content.chunks).copyDigest();
+    return sized.find((e) => e.names === names)?.sha256;
   }
 
   private stop(): false {
@@ -157,9 +166,9 @@ export class Arrivals {
     return arrivals;
   }
 
-  /** Whether the session's arrivals make `content`: then its bytes need not be read back. */
-  vouchFor(session: string, content: { sha256: string; size: number; chunks: ChunkRef[] }): boolean {
-    return this.bySession.get(session)?.vouchesFor(content) ?? false;
+  /** The sha256 of `content` if the session's arrivals make it (then its bytes need not be read back). */
+  sha256Of(session: string, content: { size: number; chunks: ChunkRef[] }): string | undefined {
+    return this.bySession.get(session)?.sha256Of(content);
   }
 
   forget(session: string): void {

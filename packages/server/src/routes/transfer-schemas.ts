@@ -9,12 +9,13 @@ import { MetricValue } from "../schemas.js";
 const MAX_FILES = 100_000;
 const MAX_TEXT = 4096;
 
+const HEX_64 = "^[0-9a-f]{64}$";
 export const ChunkHash = Type.String({
-  pattern: "^[0-9a-f]{64}$",
+  pattern: HEX_64,
   description: "a chunk's name: keyed BLAKE3 of its bytes, 64 lowercase hex digits",
 });
 export const Sha256 = Type.String({
-  pattern: "^[0-9a-f]{64}$",
+  pattern: HEX_64,
   description: "a whole file's sha256, 64 lowercase hex digits",
 });
 const SessionId = Type.String({
@@ -32,6 +33,14 @@ export const PackParams = Type.Object({
     description:
       "the client's pack count, from 1 in the order its chunks come in the files (a server that sees packs in order checks files as they arrive)",
   }),
+});
+export const PackQuery = Type.Object({
+  file: Type.Optional(
+    Type.Literal("start", {
+      description:
+        "`start`: this pack's first chunk begins a file; the server hashes that file's chunks from here as they arrive, so it need not read the file back to check it (or to name it)",
+    }),
+  ),
 });
 export const ContentParams = Type.Object({ sha256: Sha256 });
 
@@ -66,7 +75,13 @@ const ChunkRef = Type.Object(
 );
 export const ContentBody = Type.Object(
   {
-    sha256: Sha256,
+    sha256: Type.Optional(
+      Type.String({
+        pattern: HEX_64,
+        description:
+          "the file's sha256; leave it out to have the server name the file by what its chunks make (one sha256 pass fewer for a client pushing a new file: the server hashes what it receives anyway)",
+      }),
+    ),
     size: Size,
     chunks: Type.Array(ChunkRef, { maxItems: TRANSFER_LIMITS.contentChunks }),
   },

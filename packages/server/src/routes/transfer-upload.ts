@@ -24,6 +24,7 @@ import {
   MissingAnswer,
   PackAnswer,
   PackParams,
+  PackQuery,
   UploadParams,
   UploadSession,
 } from "./transfer-schemas.js";
@@ -53,12 +54,12 @@ async function* checkedChunks(
   body: AsyncIterable<Uint8Array>,
   touch: () => Promise<void>,
   arrived: Set<string>,
-  hashed: { arrivals: SessionArrivals; n: number },
+  hashed: { arrivals: SessionArrivals; n: number; startsFile: boolean },
 ): AsyncGenerator<PendingChunk> {
   const frames = new FrameReader();
   const namer = createChunkHasher();
   let received = 0;
-  const tracked = await hashed.arrivals.begin(hashed.n);
+  const tracked = await hashed.arrivals.begin(hashed.n, hashed.startsFile);
   let whole = false;
   try {
     for await (const piece of body) {
@@ -100,36 +101,45 @@ async function* checkedChunks(
 }
 
 /**
- * Checks a file a client describes: every chunk present with the length given, and their bytes make the
- * sha256 and size given — known already if the session's packs brought exactly those chunks in that order
- * (`hashedOnArrival`), else read back from the store (each chunk checked against its BLAKE3 on the way).
+ * Checks a file a client describes: every chunk present with the length given, and their bytes make the size
+ * given and the sha256 given. When the client left the sha256 out, it is what their bytes make. Either is known
+ * already if the session's packs brought exactly those chunks in that order (`arrived`, the sha256 they made),
+ * else read back from the store (each chunk checked against its BLAKE3 on the way).
  */
 async function checkContent(
   store: ChunkStore,
-  content: { sha256: string; size: number; chunks: ChunkRef[] },
+  content: { sha256?: string | undefined; size: number; chunks: ChunkRef[] },
   touch: () => Promise<void>,
-  hashedOnArrival: boolean,
-): Promise<{ readBack: boolean }> {
-  const { sha256, size, chunks } = content;
+  arrived: string | undefined,
+): Promise<{ sha256: string; readBack: boolean }> {
+  const { size, chunks } = content;
+  const label = content.sha256 ?? "the file";
   const total = chunks.reduce((sum, c) => sum + c.length, 0);
-  if (total !== size) throw invalid(`the chunks of ${sha256} add up to ${total} bytes, not ${size}`);
+  if (total !== size) throw invalid(`the chunks of ${label} add up to ${total} bytes, not ${size}`);
   const where = await store.index.locateChunks(chunks.map((c) => c.hash));
   const absent = chunks.filter((c) => !where.has(c.hash));
   if (absent.length > 0) {
     throw invalid(
-      `${absent.length} chunk${absent.length === 1 ? "" : "s"} of ${sha256} ${absent.length === 1 ? "is" : "are"} not on the server (the first: ${absent[0]!.hash})`,
+      `${absent.length} chunk${absent.length === 1 ? "" : "s"} of ${label} ${absent.length === 1 ? "is" : "are"} not on the server (the first: ${absent[0]!.hash})`,
       { hint: "ask chunks/missing for the file's chunks and upload those first" },
     );
   }
   const wrong = chunks.find((c) => where.get(c.hash)!.length !== c.length);
   if (wrong)
     throw invalid(`chunk ${wrong.hash} is ${where.get(wrong.hash)!.length} bytes, not ${wrong.length}`);
-  if (hashedOnArrival) return { readBack: false };
-  const read = await store.sha256Of(chunks, `content ${sha256.slice(0, 12)}`, touch);
-  if (read.sha256 !== sha256) {
-    throw new EdgeRefusal(400, "INTEGRITY", `the chunks given do not make a file with sha256 ${sha256}`);
+  let sha256 = arrived;
+  const readBack = sha256 === undefined;
+  if (sha256 === undefined) {
+    sha256 = (await store.sha256Of(chunks, `content ${label.slice(0, 12)}`, touch)).sha256;
   }
-  return { readBack: true };
+  if (content.sha256 !== undefined && sha256 !== content.sha256) {
+    throw new EdgeRefusal(
+      400,
+      "INTEGRITY",
+      `the chunks given do not make a file with sha256 ${content.sha256}`,
+    );
+  }
+  return { sha256, readBack };
 }
 
 interface StoreInFlight {
@@ -282,6 +292,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
           "received before the cut; ask chunks/missing again and send the rest.",
         tags: ["transfer"],
         params: PackParams,
+        querystring: PackQuery,
         response: { 200: PackAnswer, ...uploadErrors },
       },
       config: pushAccess,
@@ -311,6 +322,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
           checkedChunks(body, keepAlive(store.index, session), arrived, {
             arrivals: arrivals.of(session.id),
             n: request.params.n,
+            startsFile: request.query.file === "start",
           }),
         ),
       );
@@ -323,7 +335,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
     {
       schema: {
         summary:
-          "Record a file as its ordered chunks; the server checks they are present and make its sha256",
+          "Record a file as its ordered chunks; the server checks they are present and make its sha256 (or, given none, names the file by the sha256 they make)",
         tags: ["transfer"],
         params: UploadParams,
         body: ContentBody,
@@ -336,23 +348,28 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
     async (request) => {
       const store = chunkStoreOf(services);
       const session = await requireSession(store.index, request.params.id, request.actor);
-      const content = request.body;
+      const given = request.body;
+      const held = given.sha256 === undefined ? null : await store.index.getContent(given.sha256);
+      let content: { sha256: string; size: number; chunks: ChunkRef[] };
       let checked = false;
       let readBack = false;
-      const held = await store.index.getContent(content.sha256);
-      if (held && (await store.index.hasContent(content.sha256))) {
-        if (held.size !== content.size) {
-          throw invalid(`the server holds ${content.sha256} as ${held.size} bytes, not ${content.size}`);
-        }
+      if (held && (await store.index.hasContent(held.sha256))) {
+        content = { ...given, sha256: held.sha256 };
       } else {
         const check = await checkContent(
           store,
-          content,
+          given,
           keepAlive(store.index, session),
-          arrivals.vouchFor(session.id, content),
+          arrivals.sha256Of(session.id, given),
         );
+        content = { ...given, sha256: check.sha256 };
         checked = true;
         readBack = check.readBack;
+      }
+      // A file named by the server may be one it holds already; then it must be of the same size.
+      const same = held ?? (given.sha256 === undefined ? await store.index.getContent(content.sha256) : null);
+      if (same && same.size !== content.size) {
+        throw invalid(`the server holds ${content.sha256} as ${same.size} bytes, not ${content.size}`);
       }
       // Recorded (if new) and claimed for the session, so it stays until the version is committed.
       await store.index.putContent(session.id, content);

@@ -17,7 +17,8 @@
  *      hashes their chunks in that order as they arrive (transfer-arrivals.ts).
  *   4. `POST /uploads/:id/contents` `{sha256, size, chunks: [{hash, length}]}` per file: the server checks
  *      every chunk is present and that their bytes make that sha256 and size (known from the arrivals for a
- *      file that is the chunks sent from pack 1 on, in order; else read back from the store).
+ *      file that is the chunks sent from pack 1 on, in order; else read back from the store). Without
+ *      `sha256` the server names the file by the sha256 its chunks make, found the same way, and answers it.
  *   5. `POST /artifacts/:name/versions` `{upload, files: [{path, size, sha256, mode}], …}`: core's
  *      publishVersion (each file's content whole on the server, of the size given), then the session ends.
  *
