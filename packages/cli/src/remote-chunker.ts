@@ -4,37 +4,35 @@
  * chunks, about twice the speed. The store's code is loaded when the first file is chunked, so remote commands
  * that push nothing (list, show, alias …) start without it.
  */
-import type { ChunkRef } from "@cairn/core";
-import type { ChunkedFile, ChunkFile, LocalFile, NamedChunk } from "@cairn/sdk";
+import type { ChunkedFile, ChunkFile, ChunkFileHints, NamedChunk } from "@cairn/sdk";
 
-export const storeChunker: ChunkFile = (source, local, previous) =>
-  new StoreChunkedFile(source, local, previous);
+export const storeChunker: ChunkFile = (source, hints = {}) => new StoreChunkedFile(source, hints);
 
 class StoreChunkedFile implements ChunkedFile {
   private inner: ChunkedFile | undefined;
 
   constructor(
     private readonly source: AsyncIterable<Uint8Array>,
-    private readonly local: LocalFile | undefined,
-    private readonly previous: readonly ChunkRef[] | undefined,
+    private readonly hints: ChunkFileHints,
   ) {}
 
   get size(): number {
     return this.started().size;
   }
 
-  get sha256(): string {
-    return this.started().sha256;
+  get sha256(): string | undefined {
+    return this.hints.sha256 === false ? undefined : this.started().sha256;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<NamedChunk> {
     if (this.inner) throw new Error("storeChunker: a file can be chunked only once");
     const { chunkStream, fileSource } = await import("@cairn/storage");
+    const { local, previous, sha256 } = this.hints;
     // Transient: each chunk a view of the block being read, which the push copies before asking for the next.
-    const source = this.local ? fileSource(this.local.path) : this.source;
-    this.inner = chunkStream(source, {
+    this.inner = chunkStream(local ? fileSource(local.path) : this.source, {
       transient: true,
-      ...(this.previous ? { previous: this.previous } : {}),
+      ...(previous ? { previous } : {}),
+      ...(sha256 === false ? { sha256: false } : {}),
     });
     yield* this.inner;
   }

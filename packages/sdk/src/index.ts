@@ -9,6 +9,7 @@ export { ChunkCache, defaultCacheDir } from "./chunk-cache.js";
 export {
   type ChunkedFile,
   type ChunkFile,
+  type ChunkFileHints,
   chunkFile,
   type LocalFile,
   type NamedChunk,

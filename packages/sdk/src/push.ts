@@ -20,7 +20,13 @@ import {
   TRANSFER_LIMITS,
   type VersionView,
 } from "@cairn/core";
-import { type ChunkFile, chunkFile, type LocalFile, type NamedChunk } from "./chunk-file.js";
+import {
+  type ChunkFile,
+  type ChunkFileHints,
+  chunkFile,
+  type LocalFile,
+  type NamedChunk,
+} from "./chunk-file.js";
 import { RemoteError } from "./errors.js";
 import { type Http, segment } from "./http.js";
 import { reviveVersion, type UploadSessionView } from "./types.js";
@@ -154,6 +160,8 @@ interface Pack {
   buffer: Buffer;
   used: number;
   frames: { hash: string; at: number; length: number }[];
+  /** Its first chunk begins a file: the server hashes that file from here (see `beginFile`). */
+  startsFile: boolean;
 }
 
 /**
@@ -182,6 +190,8 @@ class PackSender {
   private pack: Pack | undefined;
   private packCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The next pack begins a file. */
+  private fileStarts = false;
   /** The pack asked about now; packs are asked about one at a time, so they go up in the files' chunk order. */
   private asking: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
@@ -208,7 +218,10 @@ class PackSender {
   async offer(chunk: NamedChunk): Promise<void> {
     if (this.offered.has(chunk.hash)) return;
     this.offered.add(chunk.hash);
-    this.pack ??= { buffer: this.packs.take(), used: 0, frames: [] };
+    if (!this.pack) {
+      this.pack = { buffer: this.packs.take(), used: 0, frames: [], startsFile: this.fileStarts };
+      this.fileStarts = false;
+    }
     const pack = this.pack;
     const length = chunk.data.byteLength;
     pack.frames.push({ hash: chunk.hash, at: pack.used, length });
@@ -217,6 +230,22 @@ class PackSender {
     copyBytes(pack.buffer, pack.used + FRAME_HEADER_SIZE, chunk.data);
     pack.used += FRAME_HEADER_SIZE + length;
     if (pack.used >= this.settings.packBytes || pack.frames.length >= QUESTION_CHUNKS) await this.askNext();
+  }
+
+  /**
+   * A file begins: its chunks go in packs of their own, the first marked as beginning it, and the pack with
+   * its last chunk ends there (`endFile`). The server hashes what arrives from a marked pack on, so it knows
+   * the file's sha256 without reading it back, whatever was sent before it; a file that shared packs with
+   * another would be read back. Only for large files: a push of many small ones keeps its packs full.
+   */
+  async beginFile(): Promise<void> {
+    await this.askNext();
+    this.fileStarts = true;
+  }
+
+  async endFile(): Promise<void> {
+    await this.askNext();
+    this.fileStarts = false;
   }
 
   /** Sends everything still waiting and waits for the last pack. */
@@ -301,7 +330,7 @@ class PackSender {
     for (let attempt = 0; ; attempt++) {
       try {
         this.sentBytes += pack.used;
-        await this.http.json("PUT", `${this.base}/packs/${n}`, {
+        await this.http.json("PUT", `${this.base}/packs/${n}${pack.startsFile ? "?file=start" : ""}`, {
           body: streamOf(pack.buffer.subarray(0, pack.used)),
           headers: { "content-type": CHUNK_FRAMES_TYPE },
         });
@@ -353,10 +382,22 @@ function keepFrames(pack: Pack, keep: (hash: string) => boolean): void {
 }
 
 interface ContentBody {
-  sha256: string;
+  /** Unknown until the server names the file, when it was left to do so (see `serverNames`). */
+  sha256: string | undefined;
   size: number;
   chunks: ChunkRef[];
 }
+
+/**
+ * Whether the server is left to name a file by its sha256 (the chunker then skips it): a large file with no
+ * earlier version to follow. Its chunks are nearly all new, so they go up in order and the server hashes them
+ * as they arrive anyway; a sha256 here as well was a second pass over every byte (a GiB costs as much CPU as
+ * cutting it into chunks), on cores a server on the same machine shares. A file that follows an earlier
+ * version, or a small one, is hashed here: most of its chunks are not sent, so the server would have to read
+ * it back to name it. (The same large file pushed under a new name is read back: the one case that costs.)
+ */
+const serverNames = (size: number, previous: readonly ChunkRef[] | undefined): boolean =>
+  size >= FOLLOW_MIN_BYTES && previous === undefined;
 
 export async function push(
   http: Http,
@@ -477,13 +518,14 @@ export async function uploadFiles<T>(
   const report = () => onProgress?.({ bytesRead, totalBytes, bytesSent: sender.sentBytes });
   const sender = new PackSender(http, base, settings, report);
   try {
-    const contents = new Map<string, ContentBody>();
+    // Each distinct file once: by sha256 where it is known here, else as it comes (the server then names it).
+    const contents: ContentBody[] = [];
+    const known = new Map<string, ContentBody>();
     const chunkOne = async (
       source: AsyncIterable<Uint8Array>,
-      local?: LocalFile,
-      previous?: readonly ChunkRef[],
+      hints: ChunkFileHints,
     ): Promise<ContentBody> => {
-      const chunked = chunker(source, local, previous);
+      const chunked = chunker(source, hints);
       const chunks: ChunkRef[] = [];
       for await (const chunk of chunked) {
         chunks.push({ hash: chunk.hash, length: chunk.data.byteLength });
@@ -491,27 +533,53 @@ export async function uploadFiles<T>(
         bytesRead += chunk.data.byteLength;
         report();
       }
-      const content = { sha256: chunked.sha256, size: chunked.size, chunks };
-      if (!contents.has(content.sha256)) contents.set(content.sha256, content);
+      const content: ContentBody = { sha256: chunked.sha256, size: chunked.size, chunks };
+      if (content.sha256 === undefined) {
+        contents.push(content);
+        return content;
+      }
+      const same = known.get(content.sha256);
+      if (same) return same;
+      known.set(content.sha256, content);
+      contents.push(content);
       return content;
     };
-    const entries: UploadedFile[] = [];
+    const chunked: { file: PreparedFile; content: ContentBody }[] = [];
     for (const file of files) {
       const previous = earlier && file.size >= FOLLOW_MIN_BYTES ? await earlier(file.path) : undefined;
-      const content = await chunkOne(file.open(), file.local, previous);
-      entries.push({
-        path: file.path,
-        size: content.size,
-        sha256: content.sha256,
-        mode: file.mode.toString(8).padStart(4, "0"),
-      });
+      const hints: ChunkFileHints = {
+        ...(file.local ? { local: file.local } : {}),
+        ...(previous ? { previous } : {}),
+        ...(serverNames(file.size, previous) ? { sha256: false } : {}),
+      };
+      const large = file.size >= FOLLOW_MIN_BYTES;
+      if (large) await sender.beginFile();
+      chunked.push({ file, content: await chunkOne(file.open(), hints) });
+      if (large) await sender.endFile();
     }
-    const patchSha = patch === undefined ? null : (await chunkOne(inPieces(patch))).sha256;
+    const patchContent = patch === undefined ? undefined : await chunkOne(inPieces(patch), {});
     await sender.finish();
-    // Only now are all chunks on the server: record each file as its chunks (the server checks them).
-    for (const content of contents.values()) {
-      await withRetries(settings.retries, () => http.json("POST", `${base}/contents`, { json: content }));
+    // Only now are all chunks on the server: record each file as its chunks (the server checks them, and
+    // names those left to it).
+    for (const content of contents) {
+      const answer = await withRetries(settings.retries, () =>
+        http.json<{ sha256: string }>("POST", `${base}/contents`, {
+          json: {
+            ...(content.sha256 !== undefined ? { sha256: content.sha256 } : {}),
+            size: content.size,
+            chunks: content.chunks,
+          },
+        }),
+      );
+      content.sha256 = answer.sha256;
     }
+    const entries: UploadedFile[] = chunked.map(({ file, content }) => ({
+      path: file.path,
+      size: content.size,
+      sha256: content.sha256!,
+      mode: file.mode.toString(8).padStart(4, "0"),
+    }));
+    const patchSha = patchContent === undefined ? null : patchContent.sha256!;
     const result = await commit(session.id, entries, patchSha);
     return {
       result,

@@ -25,7 +25,7 @@ import { readFileSync } from "node:fs";
 import { CairnClient } from "@cairn/sdk";
 import { chunkStream, fileSource } from "@cairn/storage";
 const [url, file] = process.argv.slice(1);
-const chunker = (source, local) => chunkStream(local ? fileSource(local.path) : source, { transient: true });
+const chunker = (source, { local } = {}) => chunkStream(local ? fileSource(local.path) : source, { transient: true });
 const client = new CairnClient({ url, chunker });
 const pushed = await client.push({ name: "big", files: [{ path: "big.bin", source: file }] });
 const peakKb = Number(/^VmHWM:\\s+(\\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"))[1]);

@@ -219,9 +219,9 @@ describe("run artifacts chunked along what they replace", () => {
     const recording = new CairnClient({
       url,
       token: "",
-      chunker: (source, local, previous) => {
-        given.push(previous);
-        return chunkFile(source, local, previous);
+      chunker: (source, hints) => {
+        given.push(hints?.previous);
+        return chunkFile(source, hints);
       },
     });
     const listOf = (bytes: Uint8Array) => chunkBuffer(bytes).map(({ hash, length }) => ({ hash, length }));

@@ -8,10 +8,16 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ChunkRef, chunkBuffer, Registry } from "@cairn/core";
-import { allPages, CairnClient, CairnError, chunkFile, RemoteError } from "@cairn/sdk";
+import { allPages, CairnClient, CairnError, type ChunkFileHints, chunkFile, RemoteError } from "@cairn/sdk";
 import { buildApp, type CairnApp } from "@cairn/server";
-import { chunkStream, type EmbeddedStore, mintToken, openEmbeddedStore } from "@cairn/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ChunkStore,
+  chunkStream,
+  type EmbeddedStore,
+  mintToken,
+  openEmbeddedStore,
+} from "@cairn/storage";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 const MiB = 1024 * 1024;
 
@@ -256,27 +262,37 @@ describe("errors carry the server's codes", () => {
   });
 });
 
+/**
+ * A writer's client (the registry has tokens by the time it is needed) whose chunker notes the hints each file
+ * is chunked with.
+ */
+async function recordingWriter(name: string, note: (hints: ChunkFileHints | undefined) => void) {
+  const { token, secretHash } = mintToken();
+  const registry = new Registry({ meta: store.meta, content: store.content, actor: "root" });
+  await registry.createToken(name, "writer", secretHash);
+  const recording = new CairnClient({
+    url,
+    token,
+    chunker: (source, hints) => {
+      note(hints);
+      return chunkFile(source, hints);
+    },
+  });
+  return { token, recording };
+}
+
 // Last: it adds artifacts, which the listing tests above do not expect.
 describe("chunking along an earlier version", () => {
   it("a big file is chunked along the same path in the last version, or in the base: same chunks", async () => {
-    // The registry has tokens by now: a writer's.
-    const { token, secretHash } = mintToken();
-    const registry = new Registry({ meta: store.meta, content: store.content, actor: "root" });
-    await registry.createToken("guided-pusher", "writer", secretHash);
+    const given: Array<readonly ChunkRef[] | undefined> = [];
+    const { token, recording } = await recordingWriter("guided-pusher", (hints) =>
+      given.push(hints?.previous),
+    );
     const chunksOf = async (bytes: Uint8Array): Promise<ChunkRef[]> => {
       const headers = { authorization: `Bearer ${token}` };
       return (await (await fetch(`${url}/api/v1/contents/${sha256(bytes)}/chunks`, { headers })).json())
         .chunks;
     };
-    const given: Array<readonly ChunkRef[] | undefined> = [];
-    const recording = new CairnClient({
-      url,
-      token,
-      chunker: (source, local, previous) => {
-        given.push(previous);
-        return chunkFile(source, local, previous);
-      },
-    });
     const big = randomBytes(9 * MiB);
     const files = (model: Uint8Array) => [
       { path: "model.bin", source: model },
@@ -297,5 +313,36 @@ describe("chunking along an earlier version", () => {
     given.length = 0;
     await recording.push({ name: "big-tuned", files: files(big), base: `big@${pushed.version.version}` });
     expect(given[0]).toEqual(await chunksOf(v2));
+  });
+
+  it("a new large file is hashed once, by the server as it arrives, even after another file in the push", async () => {
+    const asked: Array<boolean | undefined> = [];
+    const { recording } = await recordingWriter("naming-pusher", (hints) => asked.push(hints?.sha256));
+    const readBack = vi.spyOn(store.content as ChunkStore, "sha256Of");
+    try {
+      const big = randomBytes(9 * MiB);
+      const files = [
+        { path: "a-config.json", source: config }, // first: the model's chunks do not begin the session
+        { path: "model.bin", source: big },
+      ];
+      const pushed = await recording.push({ name: "named-by-server", files });
+      // The config hashed here; the model left to the server, which named it from what arrived.
+      expect(asked).toEqual([undefined, false]);
+      expect(pushed.version.files.map((f) => [f.path, f.sha256])).toEqual([
+        ["a-config.json", sha256(config)],
+        ["model.bin", sha256(big)],
+      ]);
+      expect(readBack).not.toHaveBeenCalled();
+      // The same file under a new name: nothing to send, so the server reads it back to name it.
+      const again = await recording.push({ name: "named-again", files });
+      expect(again.sentChunks).toBe(0);
+      expect(again.version.files[1]!.sha256).toBe(sha256(big));
+      expect(readBack).toHaveBeenCalledTimes(1);
+      const pulled = await recording.pull("named-again@0.1.0", join(dir, "named-again"), { cache: false });
+      expect(pulled.files).toBe(2);
+      expect(sha256(await readFile(join(dir, "named-again/model.bin")))).toBe(sha256(big));
+    } finally {
+      readBack.mockRestore();
+    }
   });
 });
