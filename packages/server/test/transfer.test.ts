@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { CHUNK_FRAMES_TYPE, FrameReader, frameHeader, Registry } from "@cairn/core";
 import { buildApp, type CairnApp } from "@cairn/server";
 import {
+  type ChunkStore,
   type ChunkWithData,
   chunkBuffer,
   collectGarbage,
@@ -19,7 +20,7 @@ import {
   openEmbeddedStore,
   verifyStore,
 } from "@cairn/storage";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 const API = "/api/v1";
 const MiB = 1024 * 1024;
@@ -293,7 +294,9 @@ describe("a file checked as its chunks arrive", () => {
       expect(res.statusCode).toBe(200);
       return res.json();
     };
-    // Both named without a read-back: the first from the session's first pack, the second from its mark.
+    const lookups = vi.spyOn((store.content as ChunkStore).index, "locateChunks");
+    // Both named without a read-back: the first from the session's first pack, the second from its mark; and
+    // their chunks not looked up, as they came in packs already stored.
     expect(await name(second, b)).toEqual({
       sha256: sha256(second),
       size: second.length,
@@ -306,8 +309,9 @@ describe("a file checked as its chunks arrive", () => {
       checked: true,
       readBack: false,
     });
-    // A file the arrivals do not make (the second file's chunks in another order) is read back, and named by
-    // what its bytes are.
+    expect(lookups).not.toHaveBeenCalled();
+    // A file the arrivals do not make (the second file's chunks in another order) is looked up, read back, and
+    // named by what its bytes are.
     const swapped = [b[1]!, b[0]!, ...b.slice(2)];
     const swappedBytes = Buffer.concat(swapped.map((c) => c.data));
     expect(await name(swappedBytes, swapped)).toEqual({
@@ -316,6 +320,8 @@ describe("a file checked as its chunks arrive", () => {
       checked: true,
       readBack: true,
     });
+    expect(lookups).toHaveBeenCalled();
+    lookups.mockRestore();
     // Chunks the server does not hold, or lengths that do not add up, are refused as when a sha256 is given.
     const absent = chunkBuffer(randomBytes(MiB));
     expectError(

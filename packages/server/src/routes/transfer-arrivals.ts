@@ -20,6 +20,15 @@ interface PackEnd {
   bytes: number;
   sha256: string;
   names: string;
+  /** The pack it ends, and the first pack of its file's run. */
+  pack: number;
+  from: number;
+}
+
+/** What the arrivals know of a file: its sha256, and whether every pack it arrived in is stored and indexed. */
+export interface ArrivedFile {
+  sha256: string;
+  stored: boolean;
 }
 
 /**
@@ -54,6 +63,10 @@ export class SessionArrivals {
   private names = new NamesHash();
   private chunks = 0;
   private size = 0;
+  /** The first pack of the current run (the session's first, or the last that began a file). */
+  private from = 1;
+  /** Packs whose chunks are durable and indexed (`stored`). */
+  private readonly storedPacks = new Set<number>();
   private readonly ends: PackEnd[] = [];
   /** The number of the pack being hashed, or of the next one to hash; and whether it is arriving now. */
   private expected = 1;
@@ -88,6 +101,7 @@ export class SessionArrivals {
     if (this.broken || n !== this.expected || this.arriving) return this.stop();
     this.arriving = true;
     if (startsFile) {
+      this.from = n;
       this.bytes = createHash("sha256");
       this.names = new NamesHash();
       this.chunks = 0;
@@ -121,22 +135,33 @@ export class SessionArrivals {
       bytes: this.size,
       sha256: this.bytes.copy().digest("hex"),
       names: this.names.copyDigest(),
+      pack: this.expected,
+      from: this.from,
     });
     this.expected++;
     this.arriving = false;
     this.wake();
   }
 
+  /** Pack `n`'s chunks are durable and indexed (its upload was answered). */
+  stored(n: number): void {
+    this.storedPacks.add(n);
+  }
+
   /**
-   * The sha256 of the file `content`, if it is the chunks arrived from the session's first pack, or from a
+   * What is known of the file `content` if it is the chunks arrived from the session's first pack, or from a
    * pack that began a file, to the end of some pack, in that order; else undefined.
    */
-  sha256Of(content: { size: number; chunks: ChunkRef[] }): string | undefined {
+  fileOf(content: { size: number; chunks: ChunkRef[] }): ArrivedFile | undefined {
     this.touched = Date.now();
     const sized = this.ends.filter((e) => e.chunks === content.chunks.length && e.bytes === content.size);
     if (sized.length === 0) return undefined;
     const names = namesDigest(content.chunks).copyDigest();
-    return sized.find((e) => e.names === names)?.sha256;
+    const end = sized.find((e) => e.names === names);
+    if (!end) return undefined;
+    let stored = true;
+    for (let n = end.from; n <= end.pack && stored; n++) stored = this.storedPacks.has(n);
+    return { sha256: end.sha256, stored };
   }
 
   private stop(): false {
@@ -166,9 +191,9 @@ export class Arrivals {
     return arrivals;
   }
 
-  /** The sha256 of `content` if the session's arrivals make it (then its bytes need not be read back). */
-  sha256Of(session: string, content: { size: number; chunks: ChunkRef[] }): string | undefined {
-    return this.bySession.get(session)?.sha256Of(content);
+  /** The file `content` if the session's arrivals make it (then its bytes need not be read back). */
+  fileOf(session: string, content: { size: number; chunks: ChunkRef[] }): ArrivedFile | undefined {
+    return this.bySession.get(session)?.fileOf(content);
   }
 
   forget(session: string): void {
