@@ -395,6 +395,7 @@ interface ContentBody {
  * cutting it into chunks), on cores a server on the same machine shares. A file that follows an earlier
  * version, or a small one, is hashed here: most of its chunks are not sent, so the server would have to read
  * it back to name it. (The same large file pushed under a new name is read back: the one case that costs.)
+ * Only a server that says it names files (`namesFiles`, from when it could) is left to.
  */
 const serverNames = (size: number, previous: readonly ChunkRef[] | undefined): boolean =>
   size >= FOLLOW_MIN_BYTES && previous === undefined;
@@ -550,7 +551,7 @@ export async function uploadFiles<T>(
       const hints: ChunkFileHints = {
         ...(file.local ? { local: file.local } : {}),
         ...(previous ? { previous } : {}),
-        ...(serverNames(file.size, previous) ? { sha256: false } : {}),
+        ...(session.namesFiles === true && serverNames(file.size, previous) ? { sha256: false } : {}),
       };
       const large = file.size >= FOLLOW_MIN_BYTES;
       if (large) await sender.beginFile();

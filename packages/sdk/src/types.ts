@@ -56,6 +56,8 @@ export interface UploadSessionView {
   startedAt: string;
   heartbeatAt: string;
   idleSeconds: number;
+  /** Whether the server names files left without a sha256 (absent from servers that cannot). */
+  namesFiles?: boolean;
 }
 
 // Non-finite values arrive as core's JSON encoding ("NaN", "Infinity", "-Infinity").

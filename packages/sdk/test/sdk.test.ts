@@ -315,6 +315,39 @@ describe("chunking along an earlier version", () => {
     expect(given[0]).toEqual(await chunksOf(v2));
   });
 
+  it("a server that does not say it names files is given every file's sha256 by the client", async () => {
+    // A server from before files could be left to it to name: its upload sessions do not say `namesFiles`.
+    const older = buildApp({ store });
+    older.addHook("onSend", async (request, _reply, payload) => {
+      if (request.method !== "POST" || !request.url.endsWith("/uploads") || typeof payload !== "string")
+        return payload;
+      const { namesFiles: _, ...session } = JSON.parse(payload);
+      return JSON.stringify(session);
+    });
+    const olderUrl = await older.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      const { token } = await recordingWriter("older-pusher", () => {});
+      const asked: Array<boolean | undefined> = [];
+      const pusher = new CairnClient({
+        url: olderUrl,
+        token,
+        chunker: (source, hints) => {
+          asked.push(hints?.sha256);
+          return chunkFile(source, hints);
+        },
+      });
+      const big = randomBytes(9 * MiB);
+      const pushed = await pusher.push({
+        name: "to-an-older-server",
+        files: [{ path: "model.bin", source: big }],
+      });
+      expect(asked).toEqual([undefined]);
+      expect(pushed.version.files[0]!.sha256).toBe(sha256(big));
+    } finally {
+      await older.close();
+    }
+  });
+
   it("a new large file is hashed once, by the server as it arrives, even after another file in the push", async () => {
     const asked: Array<boolean | undefined> = [];
     const { recording } = await recordingWriter("naming-pusher", (hints) => asked.push(hints?.sha256));

@@ -49,6 +49,10 @@ export const UploadSession = Type.Object({
   startedAt: Type.String(),
   heartbeatAt: Type.String(),
   idleSeconds: Type.Integer({ description: "the session expires after this long without a request" }),
+  namesFiles: Type.Boolean({
+    description:
+      "true: this server names a file whose contents record gives no sha256 by what its chunks make, and hashes packs sent with ?file=start from there (servers before this answer have neither)",
+  }),
 });
 
 export const HashesBody = Type.Object(

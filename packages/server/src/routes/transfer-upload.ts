@@ -44,6 +44,7 @@ const sessionView = (s: { id: string; startedAt: string; heartbeatAt: string }) 
   startedAt: s.startedAt,
   heartbeatAt: s.heartbeatAt,
   idleSeconds: SESSION_IDLE_MS / 1000,
+  namesFiles: true,
 });
 
 /**

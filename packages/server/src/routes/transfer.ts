@@ -13,8 +13,9 @@
  *      chunk's BLAKE3 against its name (a mismatch: 400 INTEGRITY) and writes the chunks it lacks into a pack,
  *      indexed once durable → `{chunks, written, bytes}`. Resumable: a body cut short keeps every whole chunk
  *      that arrived (never a partial one); the client asks chunks/missing again and sends only the rest.
- *      Packs are numbered from 1 in file order and may overlap (the SDK keeps two on the wire); the server
- *      hashes their chunks in that order as they arrive (transfer-arrivals.ts).
+ *      Packs are numbered from 1 in file order and may overlap (the SDK keeps three on the wire); the server
+ *      hashes their chunks in that order as they arrive (transfer-arrivals.ts), from the first pack or from one
+ *      sent as `packs/:n?file=start` (its first chunk begins a file: the SDK starts each large file so).
  *   4. `POST /uploads/:id/contents` `{sha256, size, chunks: [{hash, length}]}` per file: the server checks
  *      every chunk is present and that their bytes make that sha256 and size (known from the arrivals for a
  *      file that is the chunks sent from pack 1 on, in order; else read back from the store). Without
