@@ -42,6 +42,7 @@ export {
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   SpareBuffers,
+  sameChunks,
   TARGET_CHUNK_SIZE,
   TRANSFER_LIMITS,
   toHex,

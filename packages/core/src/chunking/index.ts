@@ -5,6 +5,7 @@
  */
 
 export { BoundaryFinder } from "./_boundaries.js";
+export { sameChunks } from "./chunk-list.js";
 export {
   type Chunk,
   Chunker,

@@ -94,6 +94,12 @@ export interface ChunkIndex {
   putContent(sessionId: string, content: ContentRecord): Promise<void>;
   getContent(sha256: string): Promise<ContentRecord | null>;
   /**
+   * The sha256 of recorded content of `size` bytes made of exactly `chunks`, in that order, if there is any:
+   * chunks are named by their bytes, so such content is those bytes, and a file given only as its chunks (a
+   * client that left the sha256 to the server) is known without reading it back. Null for an empty list.
+   */
+  findContent(size: number, chunks: readonly ChunkRef[]): Promise<string | null>;
+  /**
    * Claims recorded content for the session and returns it, in one transaction (null if it is not recorded):
    * garbage collection keeps the content, and so every chunk of it, until the session ends. A write that
    * builds on an earlier version claims that version's content once instead of looking up its chunks.

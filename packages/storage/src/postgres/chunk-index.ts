@@ -6,15 +6,17 @@
  * sweep sees each of them wholly done or not begun — across every server process.
  */
 import { pipeline } from "node:stream/promises";
-import type {
-  ChunkIndex,
-  ChunkLocation,
-  ClaimedContent,
-  ContentRecord,
-  PackRecord,
-  PackUsage,
-  StorageStats,
-  UploadSession,
+import {
+  type ChunkIndex,
+  type ChunkLocation,
+  type ChunkRef,
+  type ClaimedContent,
+  type ContentRecord,
+  type PackRecord,
+  type PackUsage,
+  type StorageStats,
+  sameChunks,
+  type UploadSession,
 } from "@cairn/core";
 import { SESSION_SELECT, type SessionRow, toSession } from "../_session-rows.js";
 import { loadCopyStreams } from "./_copy.js";
@@ -221,6 +223,20 @@ export class PostgresChunkIndex implements ChunkIndex {
       [sha256],
     );
     return row === undefined ? null : toContent(row);
+  }
+
+  async findContent(size: number, chunks: readonly ChunkRef[]): Promise<string | null> {
+    if (chunks.length === 0) return null;
+    // Contents that begin with the same chunk and are as long: then the whole lists are compared.
+    const rows = await this.db.query<ContentRow>(
+      "cannot look content up by its chunks",
+      `${CONTENT_SELECT}
+       WHERE c.id IN (SELECT cc0.content_id FROM content_chunks cc0 WHERE cc0.hash = $1 AND cc0.ord = 0)
+         AND c.size = $2 AND c.chunk_count = $3
+       GROUP BY c.id`,
+      [bin(chunks[0]!.hash), size, chunks.length],
+    );
+    return rows.find((row) => sameChunks(toContent(row).chunks, chunks))?.sha256 ?? null;
   }
 
   async hasContent(sha256: string): Promise<boolean> {

@@ -2,16 +2,17 @@
  * @module The chunk store's index in SQLite, in the same database as the versions: a version commit and a
  * garbage-collection sweep both take the write lock, so they can never interleave, even across processes.
  */
-import type {
-  ChunkIndex,
-  ChunkLocation,
-  ChunkRef,
-  ClaimedContent,
-  ContentRecord,
-  PackRecord,
-  PackUsage,
-  StorageStats,
-  UploadSession,
+import {
+  type ChunkIndex,
+  type ChunkLocation,
+  type ChunkRef,
+  type ClaimedContent,
+  type ContentRecord,
+  type PackRecord,
+  type PackUsage,
+  type StorageStats,
+  sameChunks,
+  type UploadSession,
 } from "@cairn/core";
 import { SESSION_SELECT, type SessionRow, toSession } from "../_session-rows.js";
 import type { Connection } from "./_connection.js";
@@ -162,6 +163,20 @@ export class SqliteChunkIndex implements ChunkIndex {
       );
       for (const { hash } of missing.all(row.id)) stored.delete(hash);
       return { sha256, size: row.size, chunks, stored };
+    });
+  }
+
+  findContent(size: number, chunks: readonly ChunkRef[]): Promise<string | null> {
+    return this.c.read("cannot look content up by its chunks", () => {
+      if (chunks.length === 0) return null;
+      // Contents that begin with the same chunk and are as long: then the whole lists are compared.
+      const candidates = this.c
+        .sql<{ id: number; sha256: string }>(
+          `SELECT c.id, c.sha256 FROM content_chunks cc JOIN contents c ON c.id = cc.content_id
+           WHERE cc.hash = ? AND cc.ord = 0 AND c.size = ? AND c.chunk_count = ?`,
+        )
+        .all(bin(chunks[0]!.hash), size, chunks.length);
+      return candidates.find((c) => sameChunks(this.chunksOf(c.id), chunks))?.sha256 ?? null;
     });
   }
 

@@ -284,6 +284,29 @@ export function runContentContract(name: string, open: () => Promise<ContentStor
       return { bytes, left, chunks, collector };
     }
 
+    it("finds recorded content by its exact chunk list, and nothing for any other list", async () => {
+      expect(content).toBeInstanceOf(ChunkStore);
+      const { index } = content as ChunkStore;
+      const bytes = seeded(2 * MiB, "found");
+      const edited = Buffer.concat([bytes.subarray(0, MiB), seeded(100, "insert"), bytes.subarray(MiB)]);
+      const [stored, storedEdited] = [
+        await content.write(pieces(bytes)),
+        await content.write(pieces(edited)),
+      ];
+      await content.flush();
+      const list = (await index.getContent(stored.sha256))!.chunks;
+      const editedList = (await index.getContent(storedEdited.sha256))!.chunks;
+      // Both begin with the same chunk: each list names its own file.
+      expect(editedList[0]).toEqual(list[0]);
+      expect(await index.findContent(bytes.length, list)).toBe(stored.sha256);
+      expect(await index.findContent(edited.length, editedList)).toBe(storedEdited.sha256);
+      const swapped = [list[1]!, list[0]!, ...list.slice(2)];
+      expect(await index.findContent(bytes.length, swapped)).toBeNull();
+      expect(await index.findContent(bytes.length, list.slice(0, -1))).toBeNull();
+      expect(await index.findContent(bytes.length + 1, list)).toBeNull();
+      expect(await index.findContent(0, [])).toBeNull();
+    });
+
     it("a dedup hit keeps its whole pack through a collection while the push lives, and only while it lives", async () => {
       const { bytes: garbage, chunks: garbageChunks, collector } = await leftBehind("garbage");
 
