@@ -394,7 +394,7 @@ interface ContentBody {
  * as they arrive anyway; a sha256 here as well was a second pass over every byte (a GiB costs as much CPU as
  * cutting it into chunks), on cores a server on the same machine shares. A file that follows an earlier
  * version, or a small one, is hashed here: most of its chunks are not sent, so the server would have to read
- * it back to name it. (The same large file pushed under a new name is read back: the one case that costs.)
+ * it back to name it. (The same large file pushed under a new name is known to the server by its chunks.)
  * Only a server that says it names files (`namesFiles`, from when it could) is left to.
  */
 const serverNames = (size: number, previous: readonly ChunkRef[] | undefined): boolean =>

@@ -322,6 +322,15 @@ describe("a file checked as its chunks arrive", () => {
     });
     expect(lookups).toHaveBeenCalled();
     lookups.mockRestore();
+    // In another session, the same file given only as its chunks: known by them, neither checked nor read back.
+    const later = await startUpload();
+    const again = await json("POST", `/uploads/${later}/contents`, { size: second.length, chunks: refs(b) });
+    expect(again.json()).toEqual({
+      sha256: sha256(second),
+      size: second.length,
+      checked: false,
+      readBack: false,
+    });
     // Chunks the server does not hold, or lengths that do not add up, are refused as when a sha256 is given.
     const absent = chunkBuffer(randomBytes(MiB));
     expectError(
