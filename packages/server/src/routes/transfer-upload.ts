@@ -360,12 +360,13 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       const store = chunkStoreOf(services);
       const session = await requireSession(store.index, request.params.id, request.actor);
       const given = request.body;
-      const arrived = arrivals.fileOf(session.id, given);
       // Left to name a file its packs did not bring, the server may hold it already as the same chunks (the
-      // same file pushed under another name): named so, not read back.
+      // same file pushed under another name): named so, not read back. A file given with its sha256 needs
+      // the arrivals only if it is not held already.
+      const named = given.sha256 === undefined ? arrivals.fileOf(session.id, given) : undefined;
       const known =
         given.sha256 ??
-        (arrived ? undefined : ((await store.index.findContent(given.size, given.chunks)) ?? undefined));
+        (named ? undefined : ((await store.index.findContent(given.size, given.chunks)) ?? undefined));
       const held = known === undefined ? null : await store.index.getContent(known);
       let content: { sha256: string; size: number; chunks: ChunkRef[] };
       let checked = false;
@@ -373,6 +374,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       if (held && (await store.index.hasContent(held.sha256))) {
         content = { ...given, sha256: held.sha256 };
       } else {
+        const arrived = named ?? arrivals.fileOf(session.id, given);
         const check = await checkContent(store, given, keepAlive(store.index, session), arrived);
         content = { ...given, sha256: check.sha256 };
         checked = true;
