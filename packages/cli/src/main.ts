@@ -2,9 +2,11 @@
  * @module The `cairn` command: builds the command tree and holds the one top-level catch that turns every
  * failure into `error: …` (or JSON with --json) and an exit code: 0 ok, 1 error, 2 usage.
  */
+
 import { readFileSync } from "node:fs";
 import { CairnError } from "@cairn/core";
 import { Command, CommanderError } from "commander";
+import { AlreadyReported } from "./already-reported.js";
 import { registerAlias, registerRollback } from "./commands/alias.js";
 import { registerNotes, registerTag } from "./commands/annotate.js";
 import { registerDiff } from "./commands/diff.js";
@@ -116,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv, { from: "user" });
     return EXIT_OK;
   } catch (error) {
+    if (error instanceof AlreadyReported) return error.exitCode;
     if (error instanceof CommanderError) {
       // --help and --version end through here too, with exit code 0.
       if (error.exitCode === 0) return EXIT_OK;

@@ -38,6 +38,7 @@ import { transferRoutes } from "./routes/transfer.js";
 import { type ServerStore, Services } from "./services.js";
 import { validatorCompiler } from "./validation.js";
 import { SERVER_VERSION } from "./version.js";
+import type { WorkerLink } from "./workers.js";
 
 export const API_PREFIX = "/api/v1";
 /** JSON bodies are small (alias moves, tags, notes); chunk uploads will set their own limit per route. */
@@ -62,6 +63,8 @@ export interface BuildAppOptions {
   bodyLimit?: number;
   /** How deeply a JSON body may nest objects and arrays (default 32). */
   maxJsonDepth?: number;
+  /** Set in a worker of `cairn serve --workers N`: its link to the primary, which sums `/metrics`. */
+  worker?: WorkerLink;
 }
 
 export type CairnApp = FastifyInstance<
@@ -104,7 +107,10 @@ export function buildApp(options: BuildAppOptions): CairnApp {
   useDepthCheckedJson(app, options.maxJsonDepth ?? MAX_JSON_DEPTH);
 
   const given = options.store;
-  const services = new Services(typeof given === "function" ? undefined : given);
+  const services = new Services(
+    typeof given === "function" ? undefined : given,
+    options.worker !== undefined,
+  );
   // Closing waits for handlers still running, also ones whose client has gone, before the store closes: the
   // app's own store here, a store it was handed by its caller once close() has resolved.
   const inFlight = new InFlight();
@@ -183,7 +189,10 @@ export function buildApp(options: BuildAppOptions): CairnApp {
     },
   });
   app.register(healthRoutes);
-  app.register(metricsRoute, { services, metrics });
+  const worker = options.worker;
+  worker?.provideCounts(() => metrics.counts());
+  const counts = worker ? () => worker.countsOfAll() : async () => metrics.counts();
+  app.register(metricsRoute, { services, counts });
   app.register(
     async (api) => {
       api.register(openApiRoute);

@@ -12,3 +12,12 @@ export { logDestination } from "./request-log.js";
 export * as runSchemas from "./routes/run-schemas.js";
 export * as schemas from "./schemas.js";
 export type { ServerStore } from "./services.js";
+export {
+  isServerWorker,
+  jsonLogger,
+  startWorkers,
+  WorkerFailed,
+  type WorkerLink,
+  type Workers,
+  workerLink,
+} from "./workers.js";

@@ -37,7 +37,14 @@ declare module "fastify" {
 export class Services {
   private opened: ServerStore | undefined;
 
-  constructor(store?: ServerStore) {
+  /**
+   * @param packsMayArriveElsewhere other processes of this server take some of a client's connections (the
+   *   workers of `cairn serve --workers N`), so a session's earlier packs may never reach this one.
+   */
+  constructor(
+    store?: ServerStore,
+    readonly packsMayArriveElsewhere = false,
+  ) {
     this.opened = store;
   }
 

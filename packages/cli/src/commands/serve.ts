@@ -2,13 +2,20 @@
  * @module `cairn serve`: the REST API over the embedded store, with JSON logs on stderr, until SIGTERM or
  * SIGINT; then it stops accepting, lets requests in flight finish, closes the store and exits 0. While the
  * store has no tokens the API is open, so it listens on loopback only; any other address needs tokens, and
- * then always enforces them.
+ * then always enforces them. With `--workers N` this process is the primary of N workers that serve one port
+ * (server's workers.ts): each runs this same command, and finds out here that it is a worker.
  */
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { CairnError } from "@cairn/core";
 import type { Command } from "commander";
+import { AlreadyReported } from "../already-reported.js";
+import type { Context } from "../context.js";
 import { defineCommand, withContext } from "../program.js";
 import { localOnly } from "../registry-backend.js";
+
+// More processes than this on one port only queue for the same cores and database.
+const MAX_WORKERS = 64;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -28,6 +35,24 @@ function isLoopback(host: string): boolean {
 const urlOf = (host: string, port: number): string =>
   `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 
+/** `--workers`: a count, or `auto` for one per core. */
+function parseWorkers(text: string): number {
+  if (text === "auto") return availableParallelism();
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count < 1 || count > MAX_WORKERS) {
+    throw new CairnError("USAGE", `--workers takes auto or a number from 1 to ${MAX_WORKERS}, not ${text}`);
+  }
+  return count;
+}
+
+interface ServeOptions {
+  host: string;
+  port: string;
+  logLevel: string;
+  rateLimit: string;
+  workers: string;
+}
+
 export function registerServe(program: Command): void {
   defineCommand(program, {
     name: "serve",
@@ -38,6 +63,7 @@ export function registerServe(program: Command): void {
       "cairn serve",
       "cairn serve --port 8080",
       "cairn serve --port 0 --json   # any free port",
+      "cairn serve --workers auto    # one process per core on one port",
       "cairn token create --role admin --name ops && cairn serve --host 0.0.0.0",
     ],
   })
@@ -50,30 +76,61 @@ export function registerServe(program: Command): void {
     .option("--log-level <level>", `log level: ${LOG_LEVELS.join(", ")}`, "info")
     .option(
       "--rate-limit <rate>",
-      "requests per token (or per address, without one): N/s, N/min or off",
+      "requests per token (or per address, without one) and process: N/s, N/min or off",
       "2000/s",
     )
+    .option(
+      "--workers <n>",
+      "server processes sharing the port, each a whole server over the store: a number, or auto for one per core",
+      "1",
+    )
     .action(
-      withContext(async (ctx, opts: { host: string; port: string; logLevel: string; rateLimit: string }) => {
+      withContext(async (ctx, opts: ServeOptions) => {
         localOnly(ctx, "serve", "it serves a store on this machine");
         const port = parsePort(opts.port);
+        const workers = parseWorkers(opts.workers);
         if (!LOG_LEVELS.includes(opts.logLevel)) {
           throw new CairnError("USAGE", `--log-level takes ${LOG_LEVELS.join(", ")}, not ${opts.logLevel}`);
         }
         // Loaded here, so that other commands never load the HTTP stack.
-        const { buildApp, logDestination, parseRateLimit, tuneGarbageCollectionForServing } = await import(
-          "@cairn/server"
-        );
-        tuneGarbageCollectionForServing();
-        const rateLimit = parseRateLimit(opts.rateLimit);
+        const server = await import("@cairn/server");
+        const rateLimit = server.parseRateLimit(opts.rateLimit);
         const loopback = isLoopback(opts.host);
+        const appOptions = { auth: loopback ? ("auto" as const) : ("required" as const), rateLimit };
+
+        if (server.isServerWorker()) {
+          // Started by a primary below: serve, say so over IPC, and stop when it asks (or on a signal).
+          const link = server.workerLink();
+          const log = server.logDestination(2, { shared: true });
+          server.tuneGarbageCollectionForServing();
+          try {
+            await ctx.withStore(async (store) => {
+              const app = await listen(server, opts.host, port, {
+                store,
+                logger: { level: opts.logLevel, stream: log },
+                worker: link,
+                ...appOptions,
+              });
+              link.listening(portOf(app, port));
+              await untilStopped(async (signal) => {
+                app.log.info({ signal }, "shutting down: no new connections; finishing requests in flight");
+                await app.close();
+              }, link.onStop);
+            });
+          } finally {
+            log.flushSync();
+            link.close();
+          }
+          return;
+        }
+
         // Log lines go to stderr without a blocking write each; whatever is still buffered is written on the
         // way out, also when serving fails.
-        const log = logDestination(2);
+        const log = server.logDestination(2);
         try {
-          await ctx.withStore(async (store) => {
-            const hasTokens = await store.meta.hasTokens();
-            if (!loopback && !hasTokens) {
+          const hasTokens = await ctx.withStore(async (store) => {
+            const has = await store.meta.hasTokens();
+            if (!loopback && !has) {
               throw new CairnError(
                 "INVALID",
                 `refusing to listen on ${opts.host}: the store has no tokens, so anyone who can reach it could write`,
@@ -84,36 +141,47 @@ export function registerServe(program: Command): void {
                 },
               );
             }
+            if (workers > 1) return has;
+            server.tuneGarbageCollectionForServing();
             // The app gets the open store and leaves closing it to withStore, after the app has closed.
             // Reachable from other machines, auth stays required even if every token is later revoked.
-            const app = buildApp({
+            const app = await listen(server, opts.host, port, {
               store,
               logger: { level: opts.logLevel, stream: log },
-              auth: loopback ? "auto" : "required",
-              rateLimit,
+              ...appOptions,
             });
-            try {
-              await app.listen({ host: opts.host, port });
-            } catch (error) {
-              await app.close();
-              throw listenError(error, opts.host, port);
-            }
-            const address = app.server.address();
-            const actualPort = typeof address === "object" && address ? address.port : port;
-            const url = urlOf(opts.host, actualPort);
-            if (!hasTokens) {
-              // On stderr with the other logs; stdout stays the one "listening on" line scripts read.
-              app.log.warn(
-                { auth: "open" },
-                "no tokens in the store: the API is open to anyone on this machine (acting as anonymous), so it " +
-                  "listens on loopback only; `cairn token create` turns auth on",
-              );
-            }
-            ctx.out.result({ url, host: opts.host, port: actualPort }, () => `listening on ${url}`);
-            await untilSignal(async (signal) => {
+            announce(ctx, app.log, opts.host, portOf(app, port), has);
+            await untilStopped(async (signal) => {
               app.log.info({ signal }, "shutting down: no new connections; finishing requests in flight");
               await app.close();
             });
+            return has;
+          });
+          if (workers === 1) return;
+
+          // The primary: the store was checked above; each worker opens it for itself.
+          const logger = server.jsonLogger(log, opts.logLevel, { role: "primary" });
+          let running: Awaited<ReturnType<typeof server.startWorkers>>;
+          try {
+            running = await server.startWorkers({ count: workers, logger });
+          } catch (error) {
+            // The worker that failed has printed why, on this stderr.
+            if (error instanceof server.WorkerFailed) throw new AlreadyReported(error.exitCode);
+            throw error;
+          }
+          announce(ctx, logger, opts.host, running.port, hasTokens);
+          const signalled = untilStopped(
+            async (signal) => {
+              logger.info({ signal }, "shutting down: every worker finishes its requests in flight");
+              running.stop();
+              await running.ended;
+            },
+            undefined,
+            () => running.kill(),
+          );
+          // Ended by a signal, or by a replacement worker that could not start (it has said why).
+          await Promise.race([signalled, running.ended]).catch((error: unknown) => {
+            throw error instanceof server.WorkerFailed ? new AlreadyReported(error.exitCode) : error;
           });
         } finally {
           log.flushSync();
@@ -122,24 +190,78 @@ export function registerServe(program: Command): void {
     );
 }
 
-/** Runs `stop` on the first SIGTERM or SIGINT and resolves when it is done; a second signal exits at once. */
-function untilSignal(stop: (signal: NodeJS.Signals) => Promise<void>): Promise<void> {
+type ServerModule = typeof import("@cairn/server");
+type AppOptions = Parameters<ServerModule["buildApp"]>[0];
+type App = ReturnType<ServerModule["buildApp"]>;
+
+/** Builds the app and listens; a listening failure closes it and says why in the user's words. */
+async function listen(server: ServerModule, host: string, port: number, options: AppOptions): Promise<App> {
+  const app = server.buildApp(options);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    await app.close();
+    throw listenError(error, host, port);
+  }
+  return app;
+}
+
+const portOf = (app: App, asked: number): number => {
+  const address = app.server.address();
+  return typeof address === "object" && address ? address.port : asked;
+};
+
+/** Prints the "listening on" line (stdout: what scripts read) and, on stderr, that auth is off. */
+function announce(
+  ctx: Context,
+  log: { warn(fields: object, message: string): void },
+  host: string,
+  port: number,
+  hasTokens: boolean,
+): void {
+  const url = urlOf(host, port);
+  if (!hasTokens) {
+    log.warn(
+      { auth: "open" },
+      "no tokens in the store: the API is open to anyone on this machine (acting as anonymous), so it " +
+        "listens on loopback only; `cairn token create` turns auth on",
+    );
+  }
+  ctx.out.result({ url, host, port }, () => `listening on ${url}`);
+}
+
+/**
+ * Runs `stop` on the first SIGTERM or SIGINT (or when `onOther` calls back: a server worker's primary asks) and
+ * resolves when it is done. A second signal exits at once, after `kill` (a primary kills its workers).
+ */
+function untilStopped(
+  stop: (signal: NodeJS.Signals | "primary") => Promise<void>,
+  onOther?: (callback: () => void) => void,
+  kill?: () => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        process.stderr.write(`${signal} again: exiting without waiting\n`);
-        process.exit(1);
-      }
+    const begin = (why: NodeJS.Signals | "primary") => {
       stopping = true;
-      stop(signal).then(() => {
+      stop(why).then(() => {
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
         resolve();
       }, reject);
     };
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`${signal} again: exiting without waiting\n`);
+        kill?.();
+        process.exit(1);
+      }
+      begin(signal);
+    };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    onOther?.(() => {
+      if (!stopping) begin("primary");
+    });
   });
 }
 

@@ -59,6 +59,9 @@ class NamesHash {
 }
 
 export class SessionArrivals {
+  /** @param maxAhead how many packs one may wait behind (0: none, a pack out of order stops the tracking). */
+  constructor(private readonly maxAhead = MAX_AHEAD) {}
+
   private bytes: Hash = createHash("sha256");
   private names = new NamesHash();
   private chunks = 0;
@@ -88,7 +91,7 @@ export class SessionArrivals {
     while (
       !this.broken &&
       (n > this.expected || (n === this.expected && this.arriving)) &&
-      n - this.expected <= MAX_AHEAD &&
+      n - this.expected <= this.maxAhead &&
       Date.now() < deadline
     ) {
       let timer: NodeJS.Timeout | undefined;
@@ -175,17 +178,23 @@ export class SessionArrivals {
   }
 }
 
-/** Per session, within this server process (a session served by several processes is read back instead). */
+/**
+ * Per session, within this server process. A session whose packs several processes take (servers behind a
+ * load balancer, or `cairn serve --workers N`) is tracked until a pack is missing here, and read back after.
+ */
 export class Arrivals {
   private readonly bySession = new Map<string, SessionArrivals>();
 
-  constructor(private readonly idleMs: number) {}
+  constructor(
+    private readonly idleMs: number,
+    private readonly maxAhead = MAX_AHEAD,
+  ) {}
 
   of(session: string): SessionArrivals {
     let arrivals = this.bySession.get(session);
     if (!arrivals) {
       this.forgetIdle();
-      arrivals = new SessionArrivals();
+      arrivals = new SessionArrivals(this.maxAhead);
       this.bySession.set(session, arrivals);
     }
     return arrivals;

@@ -211,7 +211,8 @@ const fromJsonMetric = (value: number | string): number =>
 
 export const uploadRoutes: RoutePlugin = async (app, { services }) => {
   const inFlight = new StoresInFlight();
-  const arrivals = new Arrivals(SESSION_IDLE_MS);
+  // A worker of several does not wait for packs that may be arriving at another (they would never come).
+  const arrivals = new Arrivals(SESSION_IDLE_MS, services.packsMayArriveElsewhere ? 0 : undefined);
 
   app.post(
     "/uploads",
