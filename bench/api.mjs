@@ -6,7 +6,8 @@
  *   1. resolving `name@production` (GET /api/v1/resolve/:ref): wrk (or autocannon where wrk is not on PATH; the
  *      output says which), 50 connections on loopback, against
  *      `cairn serve --port 0 --rate-limit off` run as a user runs it (its own process, JSON logs at the default
- *      level, over a fresh embedded store holding one artifact with a `production` alias): req/s and p99 latency
+ *      level, over a fresh embedded store holding one artifact with a `production` alias): req/s and p99 latency;
+ *      then, as information next to it, the same with `--workers N`
  *   2. push of a new file (random bytes, 1 GiB) over HTTP — `cairn push` with CAIRN_URL naming that server, the
  *      CLI's remote mode (the SDK with the chunk store's chunker) — vs `cairn push` of the same file into a
  *      fresh embedded store: both the same command in its own process, both ended with `sync`, the page cache
@@ -15,7 +16,8 @@
  * Environment: BENCH_SIZE_MB (MiB of the pushed file, default 1024), BENCH_DURATION_S (seconds of load,
  * default 10), BENCH_CONNECTIONS (default 50), BENCH_ROUNDS (pushes of each kind, a new file per round; medians
  * are compared; default 1), BENCH_DIR (parent of the temporary folder: it needs about 3.2 × the size free),
- * BENCH_ONLY=resolve (measure resolving only; the push part takes minutes).
+ * BENCH_ONLY=resolve (measure resolving only; the push part takes minutes), BENCH_WORKERS (the `--workers` of
+ * the second resolve measure, printed as information; default one per core).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
@@ -53,10 +55,10 @@ const GOALS = {
  * a file, as a served registry's do: read through a pipe, they would cost this process a share of the two
  * cores that the server and the load generator need.
  */
-function startServer(home, logFile) {
+function startServer(home, logFile, extraArgs = []) {
   const env = { ...cleanEnv(), CAIRN_HOME: home };
   const log = openSync(logFile, "a");
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--rate-limit", "off"], {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--rate-limit", "off", ...extraArgs], {
     env,
     stdio: ["ignore", log, "ignore"],
   });
@@ -199,6 +201,7 @@ async function main() {
   const DURATION = positiveInteger("BENCH_DURATION_S", 10);
   const CONNECTIONS = positiveInteger("BENCH_CONNECTIONS", 50);
   const ROUNDS = positiveInteger("BENCH_ROUNDS", 1);
+  const WORKERS = positiveInteger("BENCH_WORKERS", availableParallelism());
   const SIZE = SIZE_MIB * MiB;
 
   let server;
@@ -244,6 +247,7 @@ async function main() {
     const p99 = resolved.p99;
     let bareRps = Number.NaN;
     let bareP99 = Number.NaN;
+    let workersResolved = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN };
     if (!pushOnly) {
       const bare = startBareFastify();
       try {
@@ -256,6 +260,23 @@ async function main() {
       console.log(
         `  resolve: ${rps.toFixed(0)} req/s, p50 ${resolved.p50} ms, p99 ${p99} ms; bare Fastify in the ` +
           `same run: ${bareRps.toFixed(0)} req/s, p99 ${bareP99} ms (resolve at ${(rps / bareRps).toFixed(2)}× of it)`,
+      );
+      // Information, not a goal: the same store served by `--workers N` (default one per core), loaded alike.
+      const many = startServer(served, join(dir, "serve-workers.log"), ["--workers", String(WORKERS)]);
+      try {
+        const manyUrl = `${await many.url}/api/v1/resolve/${encodeURIComponent("bench-model@production")}`;
+        await load(manyUrl, 2, CONNECTIONS, dir);
+        workersResolved = await load(manyUrl, DURATION, CONNECTIONS, dir);
+        many.child.kill("SIGTERM");
+        const stopped = await many.exited;
+        if (stopped.code !== 0)
+          throw new Error(`cairn serve --workers exited with ${JSON.stringify(stopped)}`);
+      } finally {
+        if (many.child.exitCode === null) many.child.kill("SIGKILL");
+      }
+      console.log(
+        `  resolve with --workers ${WORKERS} (information): ${workersResolved.rps.toFixed(0)} req/s, ` +
+          `p50 ${workersResolved.p50} ms, p99 ${workersResolved.p99} ms`,
       );
     }
 
@@ -273,6 +294,9 @@ async function main() {
           bare_fastify_rps: round3(bareRps, 0),
           bare_fastify_p99_ms: bareP99,
           resolve_vs_bare_fastify: round3(rps / bareRps),
+          workers: WORKERS,
+          resolve_workers_rps: round3(workersResolved.rps, 0),
+          resolve_workers_p99_ms: workersResolved.p99,
         };
     const resolveGoals = pushOnly
       ? {}

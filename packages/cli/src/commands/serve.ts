@@ -126,7 +126,7 @@ export function registerServe(program: Command): void {
 
         // Log lines go to stderr without a blocking write each; whatever is still buffered is written on the
         // way out, also when serving fails.
-        const log = server.logDestination(2);
+        const log = server.logDestination(2, { shared: workers > 1 });
         try {
           const hasTokens = await ctx.withStore(async (store) => {
             const has = await store.meta.hasTokens();
