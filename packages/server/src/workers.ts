@@ -87,7 +87,8 @@ export function workerLink(): WorkerLink {
       stop();
     }
   });
-  // The primary is gone (killed, or crashed): nobody hands this worker connections or writes its logs.
+  // The channel closed: nobody hands this worker connections any more. (When the primary itself dies,
+  // node:cluster ends the worker at once, before this runs; then requests in flight are cut, as by a kill.)
   process.on("disconnect", stop);
 
   return {
