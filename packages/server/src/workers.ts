@@ -7,8 +7,9 @@
  * What stays per process: the rate limit (each worker limits on its own, as separate servers behind a load
  * balancer do), and an upload session's in-order hashing of its packs (a file whose packs went to different
  * workers is read back to be checked: correct, slower). What is summed: `/metrics`, which any worker answers
- * with every live worker's counts. Each worker writes its log lines to the stderr they share, in writes that
- * a pipe takes whole (`logDestination`'s `shared`), so lines of different workers do not mix.
+ * with every live worker's counts, plus those a dead worker had when last gathered. Each worker writes its log
+ * lines to the stderr they share, in writes that a pipe takes whole (`logDestination`'s `shared`), so lines of
+ * different workers do not mix.
  */
 import cluster, { type Worker } from "node:cluster";
 import { hostname } from "node:os";
@@ -176,6 +177,10 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     if (live.size === 0) failure ? settle!.reject(failure) : settle!.resolve();
   };
 
+  // Each worker's counts as last gathered, and the sum of those of workers that have died since: a total never
+  // drops below what a scrape saw (a dead worker's counts after its last scrape are lost, as at a restart).
+  const lastSeen = new Map<Worker, MetricsCounts>();
+  let retired: MetricsCounts | undefined;
   let nextGather = 0;
   // For each gather: the worker that asked, its request id, the counts so far and the workers still to answer.
   const gathers = new Map<
@@ -189,7 +194,10 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     clearTimeout(gather.timer);
     if (!gather.asker.isConnected()) return;
     if (failed !== undefined) gather.asker.send({ cairn: "counts-failed", id: gather.id, message: failed });
-    else gather.asker.send({ cairn: "counts", id: gather.id, counts: sumCounts(gather.counts) });
+    else {
+      const all = retired ? [...gather.counts, retired] : gather.counts;
+      gather.asker.send({ cairn: "counts", id: gather.id, counts: sumCounts(all) });
+    }
   };
   const gather = (asker: Worker, id: number) => {
     const gatherId = ++nextGather;
@@ -217,12 +225,18 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           const pending = gathers.get(message.id);
           if (!pending) return;
           pending.waiting.delete(worker);
-          if (message.cairn === "counts") pending.counts.push(message.counts);
+          if (message.cairn === "counts") {
+            pending.counts.push(message.counts);
+            if (live.has(worker)) lastSeen.set(worker, message.counts);
+          }
           answerGather(message.id, message.cairn === "counts" ? undefined : message.message);
         }
       });
       worker.on("exit", (code, signal) => {
         live.delete(worker);
+        const last = lastSeen.get(worker);
+        lastSeen.delete(worker);
+        if (last) retired = sumCounts(retired ? [retired, last] : [last]);
         // A gather waiting for this worker goes on without it.
         for (const [gatherId, pending] of gathers) if (pending.waiting.delete(worker)) answerGather(gatherId);
         if (!listened) {

@@ -159,6 +159,9 @@ describe("cairn serve --workers", () => {
     const more = await Promise.all(Array.from({ length: 10 }, () => getOnNewConnection(resolveUrl)));
     expect(more.map((a) => a.status)).toEqual(Array(10).fill(200));
     await server.logged((l) => l.msg === "request completed" && l.pid === replacement.pid);
+    // The dead worker's requests, as the last /metrics saw them, stay in the total: it never goes down.
+    const after = await getOnNewConnection(`${base}/metrics`);
+    expect(answered(after.body, RESOLVE_ROUTE)).toBe(30);
 
     server.child.kill("SIGTERM");
     expect(await server.exited).toEqual({ code: 0, signal: null });
