@@ -364,7 +364,8 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       // Left to name a file its packs did not bring, the server may hold it already as the same chunks (the
       // same file pushed under another name): named so, not read back. A file given with its sha256 needs
       // the arrivals only if it is not held already.
-      const named = given.sha256 === undefined ? arrivals.fileOf(session.id, given) : undefined;
+      const unnamed = given.sha256 === undefined;
+      const named = unnamed ? arrivals.fileOf(session.id, given) : undefined;
       const known =
         given.sha256 ??
         (named ? undefined : ((await store.index.findContent(given.size, given.chunks)) ?? undefined));
@@ -375,7 +376,8 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       if (held && (await store.index.hasContent(held.sha256))) {
         content = { ...given, sha256: held.sha256 };
       } else {
-        const arrived = named ?? arrivals.fileOf(session.id, given);
+        // An unnamed file's arrivals were looked up above (the names digest costs a pass over its chunks).
+        const arrived = unnamed ? named : arrivals.fileOf(session.id, given);
         const check = await checkContent(store, given, keepAlive(store.index, session), arrived);
         content = { ...given, sha256: check.sha256 };
         checked = true;
