@@ -2,7 +2,6 @@
  * @module The `cairn` command: builds the command tree and holds the one top-level catch that turns every
  * failure into `error: …` (or JSON with --json) and an exit code: 0 ok, 1 error, 2 usage.
  */
-
 import { readFileSync } from "node:fs";
 import { CairnError } from "@cairn/core";
 import { Command, CommanderError } from "commander";

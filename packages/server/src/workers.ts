@@ -55,12 +55,10 @@ export interface WorkerLink {
 }
 
 export function workerLink(): WorkerLink {
-  const send = (message: Message): Promise<void> =>
-    new Promise((resolve) => {
-      if (!process.connected) return resolve();
-      // A channel closing under a send loses the message, which only a departing primary does.
-      process.send!(message, undefined, {}, () => resolve());
-    });
+  // A channel closing under a send loses the message, which only a departing primary does.
+  const send = (message: Message): void => {
+    if (process.connected) process.send!(message);
+  };
   let ownCounts: (() => MetricsCounts) | undefined;
   let stopper: (() => void) | undefined;
   let stopped = false;
@@ -77,8 +75,8 @@ export function workerLink(): WorkerLink {
     if (message.cairn === "counts?") {
       // The primary gathers every worker's counts for one of them.
       const counts = ownCounts?.();
-      if (counts) void send({ cairn: "counts", id: message.id, counts });
-      else void send({ cairn: "counts-failed", id: message.id, message: "a worker is not serving yet" });
+      if (counts) send({ cairn: "counts", id: message.id, counts });
+      else send({ cairn: "counts-failed", id: message.id, message: "a worker is not serving yet" });
     } else if (message.cairn === "counts" || message.cairn === "counts-failed") {
       const waiting = asked.get(message.id);
       asked.delete(message.id);
@@ -100,11 +98,11 @@ export function workerLink(): WorkerLink {
       return new Promise((resolve, reject) => {
         const id = ++nextId;
         asked.set(id, { resolve, reject });
-        void send({ cairn: "counts?", id });
+        send({ cairn: "counts?", id });
       });
     },
     listening(port) {
-      void send({ cairn: "listening", port });
+      send({ cairn: "listening", port });
     },
     onStop(callback) {
       stopper = callback;
