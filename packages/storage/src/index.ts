@@ -21,6 +21,8 @@ export {
   fileSource,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
+  prepareToChunk,
+  RunningSha256,
   TARGET_CHUNK_SIZE,
 } from "./chunking/index.js";
 // The content store (file bytes by sha256, as deduplicated chunks).

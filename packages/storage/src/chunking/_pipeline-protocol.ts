@@ -6,17 +6,27 @@
 
 /**
  * What a leased worker does for one stream: find chunk boundaries (a push; with the file's sha256 unless
- * `sha256` is false), or only hash a whole file (a read).
+ * `sha256` is false, and with each chunk's name if `names`), or only hash a whole file (a read).
  */
 export type WorkerRole = "cuts" | "sha256";
 
 export type PipelineRequest =
-  | { type: "start"; stream: number; role: WorkerRole; sha256: boolean }
+  | { type: "start"; stream: number; role: WorkerRole; sha256: boolean; names?: boolean }
   | { type: "block"; stream: number; bytes: Uint8Array }
+  /** The sha256 of the bytes so far, going on after (a running hash's checkpoint). */
+  | { type: "mark"; stream: number }
+  /** The sha256 begins again from no bytes. */
+  | { type: "restart"; stream: number }
   | { type: "end"; stream: number };
 
 export type PipelineReply =
-  /** A block is done with: the cuts in it (positions just past each chunk's last byte), if finding cuts. */
-  | { type: "block"; stream: number; cuts: number[] }
-  | { type: "end"; stream: number; sha256: string | undefined }
+  /**
+   * A block is done with: the cuts in it (positions just past each chunk's last byte), if finding cuts, and
+   * the names of the chunks they end, if naming.
+   */
+  | { type: "block"; stream: number; cuts: number[]; names?: string[] }
+  /** The stream's end: the file's sha256, and the name of its last chunk (the bytes after the last cut). */
+  | { type: "end"; stream: number; sha256: string | undefined; last?: string }
+  | { type: "mark"; stream: number; sha256: string }
+  | { type: "restart"; stream: number }
   | { type: "failed"; stream: number; message: string };

@@ -1,6 +1,7 @@
 /**
- * @module The worker thread behind `chunkStream` and the chunk store's reads. In the "cuts" role it finds
- * chunk boundaries (the gear scan) and hashes the whole file; in the "sha256" role it only hashes. It answers
+ * @module The worker thread behind `chunkStream`, the chunk store's reads and a server's upload hashing. In the
+ * "cuts" role it finds chunk boundaries (the gear scan) and hashes the whole file; in the "sha256" role it only
+ * hashes, and can say the digest so far (`mark`) and begin again (`restart`). It answers
  * each block once it is done with it, so the caller can bound the blocks in flight and knows when one may be
  * reused.
  */
@@ -8,6 +9,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BoundaryFinder } from "@cairn/core";
+import { type ChunkHasher, createChunkHasher } from "./_blake3.js";
 import { bringIntoCache, PIECE, updateFromMemory } from "./_from-memory.js";
 import type { PipelineReply, PipelineRequest } from "./_pipeline-protocol.js";
 
@@ -17,12 +19,17 @@ if (!port) throw new Error("_pipeline-worker runs as a worker thread");
 let stream = -1;
 let finder: BoundaryFinder | undefined;
 let sha256: Hash | undefined;
+/** Naming chunks: the hasher holds the open chunk's bytes so far, which may have begun in earlier blocks. */
+let namer: ChunkHasher | undefined;
+let named = false;
 
 function handle(request: PipelineRequest): PipelineReply | undefined {
   if (request.type === "start") {
     stream = request.stream;
     finder = request.role === "cuts" ? new BoundaryFinder() : undefined;
     sha256 = request.sha256 ? createHash("sha256") : undefined;
+    named = request.names === true && finder !== undefined;
+    if (named) namer ??= createChunkHasher();
     return undefined;
   }
   if (request.stream !== stream) return undefined; // left over from an abandoned stream
@@ -33,16 +40,36 @@ function handle(request: PipelineRequest): PipelineReply | undefined {
       return { type: "block", stream, cuts: [] };
     }
     // The scan and the hash take the block a piece at a time, so the hash finds each piece still in the cache.
+    // Names too, while the piece is in the cache: the bytes of each chunk that ends in it, and the rest of it
+    // for the chunk still open.
     const cuts: number[] = [];
+    const names: string[] = [];
     for (let at = 0; at < bytes.length; at += PIECE) {
       const piece = bytes.subarray(at, at + PIECE);
       bringIntoCache(piece);
-      for (const cut of finder.push(piece)) cuts.push(at + cut);
+      let from = 0;
+      for (const cut of finder.push(piece)) {
+        cuts.push(at + cut);
+        if (named) {
+          namer!.update(piece.subarray(from, cut));
+          names.push(namer!.digest());
+          from = cut;
+        }
+      }
+      if (named && from < piece.length) namer!.update(piece.subarray(from));
       sha256?.update(piece);
     }
-    return { type: "block", stream, cuts };
+    return named ? { type: "block", stream, cuts, names } : { type: "block", stream, cuts };
   }
-  return { type: "end", stream, sha256: sha256?.digest("hex") };
+  if (request.type === "mark") {
+    return { type: "mark", stream, sha256: sha256 ? sha256.copy().digest("hex") : "" };
+  }
+  if (request.type === "restart") {
+    sha256 = createHash("sha256");
+    return { type: "restart", stream };
+  }
+  const last = named ? namer!.digest() : undefined;
+  return { type: "end", stream, sha256: sha256?.digest("hex"), ...(last !== undefined ? { last } : {}) };
 }
 
 port.on("message", (request: PipelineRequest) => {

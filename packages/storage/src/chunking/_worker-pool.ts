@@ -46,15 +46,25 @@ export class PipelineWorker {
   }
 
   /** Begins a new stream in `role`; replies to any earlier stream are dropped from now on. */
-  start(role: WorkerRole, options: { sha256: boolean }): void {
+  start(role: WorkerRole, options: { sha256: boolean; names?: boolean }): void {
     this.stream = ++lastStream;
     this.waiters = [];
-    this.post({ type: "start", stream: this.stream, role, sha256: options.sha256 });
+    this.post({ type: "start", stream: this.stream, role, ...options });
   }
 
   /** Sends a block; resolves with the worker's answer for it. */
   block(bytes: Uint8Array): Promise<PipelineReply> {
     return this.request({ type: "block", stream: this.stream, bytes });
+  }
+
+  /** Resolves with the sha256 of the blocks sent so far (in the "sha256" role); the stream goes on. */
+  mark(): Promise<PipelineReply> {
+    return this.request({ type: "mark", stream: this.stream });
+  }
+
+  /** The sha256 begins again from no bytes; blocks sent before are hashed into the old one first. */
+  restart(): Promise<PipelineReply> {
+    return this.request({ type: "restart", stream: this.stream });
   }
 
   /** Ends the stream; resolves with the file's sha256 (if asked for). */

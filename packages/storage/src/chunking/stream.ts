@@ -6,7 +6,8 @@
  * in memory.
  *
  * Two threads, not three: with two cores a third only time-shares them, and every hop costs a message. The
- * split balances them: gear scan + sha256 there; reading, BLAKE3, the index and the pack writes here.
+ * split balances them: gear scan + sha256 there; reading, BLAKE3, the index and the pack writes here. Without
+ * the sha256 (a push whose server names the file), BLAKE3 moves to the worker instead.
  */
 
 import { createHash } from "node:crypto";
@@ -243,20 +244,27 @@ class StreamedFile implements ChunkedFile {
   private async *inWorkers(reader: BlockReader, firstBlocks: Uint8Array[]): AsyncGenerator<ChunkWithData[]> {
     const scanner = leaseWorker();
     try {
-      scanner.start("cuts", { sha256: this.wantSha256 });
+      // The worker names the chunks too when it has no whole-file hash to compute: then this thread only
+      // reads and hands out, and the worker hashes bytes its scan has just brought into its cache.
+      const workerNames = !this.wantSha256;
+      scanner.start("cuts", { sha256: this.wantSha256, names: workerNames });
       const assembler = new ChunkAssembler(!this.transient);
-      const namer = createChunkHasher();
+      const namer = workerNames ? undefined : createChunkHasher();
       /** Stream offset where the open chunk starts. */
       let chunkStart = 0;
-      const chunk = (end: number): ChunkWithData => {
+      const chunk = (end: number, name: string | undefined): ChunkWithData => {
         const { data, offset, length } = assembler.take({
           offset: chunkStart,
           length: end - chunkStart,
           hash: "",
         });
-        namer.update(data);
         chunkStart = end;
-        return { offset, length, data, hash: namer.digest() };
+        if (namer) {
+          namer.update(data);
+          name = namer.digest();
+        }
+        if (name === undefined) throw new Error("chunking worker: a chunk came without its name");
+        return { offset, length, data, hash: name };
       };
       const queue: InFlight[] = [];
       const send = (bytes: Uint8Array | undefined): void => {
@@ -287,13 +295,13 @@ class StreamedFile implements ChunkedFile {
           const blockStart = this.bytesRead;
           this.bytesRead += head.bytes.length;
           assembler.enter(head.bytes);
-          yield reply.cuts.map((cut) => chunk(blockStart + cut));
+          yield reply.cuts.map((cut, i) => chunk(blockStart + cut, reply.names?.[i]));
           // The worker is done with this block and the consumer has moved past its chunks: refill it.
           assembler.leave();
           reader.recycle(head.bytes);
         } else if (reply.type === "end") {
           // The bytes after the last cut are the last chunk.
-          yield this.bytesRead > chunkStart ? [chunk(this.bytesRead)] : [];
+          yield this.bytesRead > chunkStart ? [chunk(this.bytesRead, reply.last)] : [];
           if (reply.sha256 !== undefined) this.digest = reply.sha256;
         }
       }
