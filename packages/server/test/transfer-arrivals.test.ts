@@ -28,7 +28,46 @@ describe("a session's arrivals", () => {
     arrivals.ended(true);
     const sha256 = createHash("sha256").update(a.bytes).update(b.bytes).digest("hex");
     const file = { size: 3000, chunks: [a, b].map((c) => ({ hash: c.hash, length: c.bytes.length })) };
-    expect(arrivals.fileOf(file)).toEqual({ sha256, stored: false });
+    expect(await arrivals.fileOf(file)).toEqual({ sha256, stored: false });
+  });
+
+  it("name each of two large files, the second hashed from the pack that begins it, across several packs", async () => {
+    const arrivals = new SessionArrivals();
+    const refs = (chunks: { hash: string; bytes: Buffer }[]) => ({
+      size: chunks.reduce((sum, c) => sum + c.bytes.length, 0),
+      chunks: chunks.map((c) => ({ hash: c.hash, length: c.bytes.length })),
+    });
+    const sha256 = (chunks: { bytes: Buffer }[]) => {
+      const hash = createHash("sha256");
+      for (const c of chunks) hash.update(c.bytes);
+      return hash.digest("hex");
+    };
+    // Five MiB chunks: more than one of the blocks the hashing worker is sent.
+    const first = [0, 1, 2, 3, 4].map(() => chunk(randomBytes(1024 * 1024 + 17)));
+    const second = [0, 1, 2].map(() => chunk(randomBytes(3 * 1024 * 1024 + 5)));
+    try {
+      expect(await arrivals.begin(1, true)).toBe(true);
+      for (const c of first.slice(0, 3))
+        await arrivals.add(c.hash, [c.bytes.subarray(0, 100), c.bytes.subarray(100)]);
+      arrivals.ended(true);
+      expect(await arrivals.begin(2)).toBe(true);
+      for (const c of first.slice(3)) await arrivals.add(c.hash, [c.bytes]);
+      arrivals.ended(true);
+      expect(await arrivals.begin(3, true)).toBe(true);
+      for (const c of second) await arrivals.add(c.hash, [c.bytes]);
+      arrivals.ended(true);
+      arrivals.stored(3);
+      expect(await arrivals.fileOf(refs(first))).toEqual({ sha256: sha256(first), stored: false });
+      expect(await arrivals.fileOf(refs(first.slice(0, 3)))).toEqual({
+        sha256: sha256(first.slice(0, 3)),
+        stored: false,
+      });
+      expect(await arrivals.fileOf(refs(second))).toEqual({ sha256: sha256(second), stored: true });
+      // Not a run from a pack that began a file: read back instead.
+      expect(await arrivals.fileOf(refs(first.slice(3)))).toBeUndefined();
+    } finally {
+      arrivals.release();
+    }
   });
 
   it("with no packs to wait behind (a worker of several), stop at once at a pack out of order", async () => {
@@ -39,6 +78,6 @@ describe("a session's arrivals", () => {
     const a = chunk(randomBytes(1000));
     arrivals.add(a.hash, [a.bytes]);
     arrivals.ended(true);
-    expect(arrivals.fileOf({ size: 1000, chunks: [{ hash: a.hash, length: 1000 }] })).toBeUndefined();
+    expect(await arrivals.fileOf({ size: 1000, chunks: [{ hash: a.hash, length: 1000 }] })).toBeUndefined();
   });
 });

@@ -1,8 +1,8 @@
 /**
- * @module What arrived in a session's packs, in order: the sha256 of the chunk bytes, hashed as they come in,
- * so a file made of exactly the chunks sent, in the order sent, is checked against its sha256 (or, when the
- * client left the sha256 to the server, named by it) without reading it back from the store, which costs
- * seconds per GiB while the client waits for the answer.
+ * @module What arrived in a session's packs, in order: the sha256 of the chunk bytes, hashed as they come in
+ * (on a worker thread: RunningSha256), so a file made of exactly the chunks sent, in the order sent, is checked
+ * against its sha256 (or, when the client left the sha256 to the server, named by it) without reading it back
+ * from the store, which costs seconds per GiB while the client waits for the answer.
  *
  * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
  * their numbers: a pack that arrives while those before it are still on the wire waits for them (up to
@@ -11,14 +11,16 @@
  * order, resent after a cut, or refused — stops the session's tracking, and its files are then checked by
  * reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { ChunkRef } from "@cairn/core";
+import { RunningSha256 } from "@cairn/storage";
 
 /** The state after a whole pack, counted from the start of the file it belongs to (see `begin`). */
 interface PackEnd {
   chunks: number;
   bytes: number;
-  sha256: string;
+  /** Computed on a worker thread (RunningSha256); undefined if that failed. */
+  sha256: Promise<string | undefined>;
   names: string;
   /** The pack it ends, and the first pack of its file's run. */
   pack: number;
@@ -62,7 +64,8 @@ export class SessionArrivals {
   /** @param maxAhead how many packs one may wait behind (0: none, a pack out of order stops the tracking). */
   constructor(private readonly maxAhead = MAX_AHEAD) {}
 
-  private bytes: Hash = createHash("sha256");
+  /** The sha256 of the current run's bytes; made when the first pack is hashed. */
+  private bytes: RunningSha256 | undefined;
   private names = new NamesHash();
   private chunks = 0;
   private size = 0;
@@ -103,9 +106,10 @@ export class SessionArrivals {
     }
     if (this.broken || n !== this.expected || this.arriving) return this.stop();
     this.arriving = true;
+    this.bytes ??= new RunningSha256();
     if (startsFile) {
       this.from = n;
-      this.bytes = createHash("sha256");
+      this.bytes.restart();
       this.names = new NamesHash();
       this.chunks = 0;
       this.size = 0;
@@ -113,30 +117,35 @@ export class SessionArrivals {
     return true;
   }
 
-  /** A chunk that arrived whole and matched its name: its bytes as the parts they arrived in. */
-  add(hash: string, parts: readonly Uint8Array[]): void {
-    if (this.broken) return;
+  /**
+   * A chunk that arrived whole and matched its name: its bytes as the parts they arrived in (copied before this
+   * returns). Returns a promise when the caller should wait before adding more (the hashing is behind).
+   */
+  add(hash: string, parts: readonly Uint8Array[]): Promise<void> | undefined {
+    if (this.broken || !this.bytes) return undefined;
     let length = 0;
+    let wait: Promise<void> | undefined;
     for (const part of parts) {
-      this.bytes.update(part);
+      wait = this.bytes.update(part) ?? wait;
       length += part.byteLength;
     }
     this.names.add({ hash, length });
     this.chunks++;
     this.size += length;
+    return wait;
   }
 
   /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */
   ended(whole: boolean): void {
     this.touched = Date.now();
-    if (!whole || this.broken || !this.arriving || this.ends.length >= MAX_ENDS) {
+    if (!whole || this.broken || !this.arriving || !this.bytes || this.ends.length >= MAX_ENDS) {
       this.stop();
       return;
     }
     this.ends.push({
       chunks: this.chunks,
       bytes: this.size,
-      sha256: this.bytes.copy().digest("hex"),
+      sha256: this.bytes.mark().catch(() => undefined),
       names: this.names.copyDigest(),
       pack: this.expected,
       from: this.from,
@@ -155,7 +164,7 @@ export class SessionArrivals {
    * What is known of the file `content` if it is the chunks arrived from the session's first pack, or from a
    * pack that began a file, to the end of some pack, in that order; else undefined.
    */
-  fileOf(content: { size: number; chunks: ChunkRef[] }): ArrivedFile | undefined {
+  async fileOf(content: { size: number; chunks: ChunkRef[] }): Promise<ArrivedFile | undefined> {
     this.touched = Date.now();
     const sized = this.ends.filter((e) => e.chunks === content.chunks.length && e.bytes === content.size);
     if (sized.length === 0) return undefined;
@@ -164,11 +173,18 @@ export class SessionArrivals {
     if (!end) return undefined;
     let stored = true;
     for (let n = end.from; n <= end.pack && stored; n++) stored = this.storedPacks.has(n);
-    return { sha256: end.sha256, stored };
+    const sha256 = await end.sha256;
+    return sha256 === undefined ? undefined : { sha256, stored };
+  }
+
+  /** Nothing more will be hashed: the hashing worker goes back to the pool (once the digests asked for came). */
+  release(): void {
+    this.bytes?.release();
   }
 
   private stop(): false {
     this.broken = true;
+    this.release();
     this.wake();
     return false;
   }
@@ -201,18 +217,21 @@ export class Arrivals {
   }
 
   /** The file `content` if the session's arrivals make it (then its bytes need not be read back). */
-  fileOf(session: string, content: { size: number; chunks: ChunkRef[] }): ArrivedFile | undefined {
+  async fileOf(
+    session: string,
+    content: { size: number; chunks: ChunkRef[] },
+  ): Promise<ArrivedFile | undefined> {
     return this.bySession.get(session)?.fileOf(content);
   }
 
   forget(session: string): void {
+    this.bySession.get(session)?.release();
     this.bySession.delete(session);
   }
 
   /** Sessions left to expire are never ended here: drop what they hold once they have idled out. */
   private forgetIdle(): void {
     const before = Date.now() - this.idleMs;
-    for (const [session, arrivals] of this.bySession)
-      if (arrivals.touched < before) this.bySession.delete(session);
+    for (const [session, arrivals] of this.bySession) if (arrivals.touched < before) this.forget(session);
   }
 }

@@ -82,7 +82,10 @@ async function* checkedChunks(
             hint: "the bytes were damaged on the way, or the client names chunks wrongly",
           });
         }
-        if (tracked) hashed.arrivals.add(hash, parts);
+        if (tracked) {
+          const behind = hashed.arrivals.add(hash, parts);
+          if (behind) await behind;
+        }
         yield { hash, data: parts };
       }
       await touch();
@@ -365,7 +368,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
       // same file pushed under another name): named so, not read back. A file given with its sha256 needs
       // the arrivals only if it is not held already.
       const unnamed = given.sha256 === undefined;
-      const named = unnamed ? arrivals.fileOf(session.id, given) : undefined;
+      const named = unnamed ? await arrivals.fileOf(session.id, given) : undefined;
       const known =
         given.sha256 ??
         (named ? undefined : ((await store.index.findContent(given.size, given.chunks)) ?? undefined));
@@ -377,7 +380,7 @@ export const uploadRoutes: RoutePlugin = async (app, { services }) => {
         content = { ...given, sha256: held.sha256 };
       } else {
         // An unnamed file's arrivals were looked up above (the names digest costs a pass over its chunks).
-        const arrived = unnamed ? named : arrivals.fileOf(session.id, given);
+        const arrived = unnamed ? named : await arrivals.fileOf(session.id, given);
         const check = await checkContent(store, given, keepAlive(store.index, session), arrived);
         content = { ...given, sha256: check.sha256 };
         checked = true;
