@@ -33,6 +33,7 @@ import type { GitCapture } from "./git.js";
 import type { LocalFile } from "./local-files.js";
 import { startProgress } from "./progress.js";
 import { pullVersion } from "./pull-files.js";
+import { storeChunker } from "./remote-chunker.js";
 import { storeCode, storeLocalFiles } from "./store-files.js";
 
 /** What `push` records besides the files and the code. */
@@ -92,10 +93,7 @@ export async function withBackend<T>(
 
 /** The SDK client for the configured server, loaded only then so embedded commands never load it. */
 export async function openClient(remote: RemoteConfig): Promise<CairnClient> {
-  const [{ CairnClient }, { storeChunker }] = await Promise.all([
-    import("@cairn/sdk"),
-    import("./remote-chunker.js"),
-  ]);
+  const { CairnClient } = await import("@cairn/sdk");
   return new CairnClient({
     url: remote.url,
     ...(remote.token !== undefined ? { token: remote.token } : {}),

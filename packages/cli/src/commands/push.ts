@@ -19,6 +19,7 @@ import { collectFiles } from "../local-files.js";
 import { formatBytes } from "../output.js";
 import { collect, defineCommand, withContext } from "../program.js";
 import { withBackend } from "../registry-backend.js";
+import { getReadyToChunk } from "../remote-chunker.js";
 import { readMetrics, readNotes, readParams, readTags } from "../values.js";
 
 interface PushOptions {
@@ -94,6 +95,7 @@ export function registerPush(program: Command): void {
         const tags = readTags(opts.tag);
         const notes = await readNotes(opts.message, opts.notes);
         const local = await collectFiles(paths);
+        if (ctx.remote) getReadyToChunk(local);
         const git = await captureGit(paths, ctx.cwd);
 
         const version = await withBackend(ctx, async (registry) => {
