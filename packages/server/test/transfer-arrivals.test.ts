@@ -4,10 +4,11 @@
  * have gone to another worker and would never come.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { chunkHash } from "@cairn/storage";
 import { describe, expect, it } from "vitest";
 import { SessionArrivals } from "../dist/routes/transfer-arrivals.js";
 
-const chunk = (bytes: Buffer) => ({ hash: createHash("sha256").update(bytes).digest("hex"), bytes });
+const chunk = (bytes: Buffer) => ({ hash: chunkHash(bytes), bytes });
 
 describe("a session's arrivals", () => {
   it("hash a pack that came early once the one ahead of it has ended, and name the file they make", async () => {
@@ -45,17 +46,21 @@ describe("a session's arrivals", () => {
     // Five MiB chunks: more than one of the blocks the hashing worker is sent.
     const first = [0, 1, 2, 3, 4].map(() => chunk(randomBytes(1024 * 1024 + 17)));
     const second = [0, 1, 2].map(() => chunk(randomBytes(3 * 1024 * 1024 + 5)));
+    // A pack as the server takes it: its chunks added, then handed on once checked, in order, with their bytes.
+    const pack = async (n: number, chunks: { hash: string; bytes: Buffer }[], startsFile = false) => {
+      expect(await arrivals.begin(n, startsFile)).toBe(true);
+      for (const c of chunks) arrivals.add(c.hash, [c.bytes.subarray(0, 100), c.bytes.subarray(100)]);
+      const checked = await arrivals.take(true);
+      expect(checked.bad).toBeUndefined();
+      expect(checked.chunks.map((c) => c.hash)).toEqual(chunks.map((c) => c.hash));
+      const same = checked.chunks.map((c, k) => Buffer.from(c.data as Uint8Array).equals(chunks[k]!.bytes));
+      expect(same).toEqual(chunks.map(() => true));
+      arrivals.ended(true);
+    };
     try {
-      expect(await arrivals.begin(1, true)).toBe(true);
-      for (const c of first.slice(0, 3))
-        await arrivals.add(c.hash, [c.bytes.subarray(0, 100), c.bytes.subarray(100)]);
-      arrivals.ended(true);
-      expect(await arrivals.begin(2)).toBe(true);
-      for (const c of first.slice(3)) await arrivals.add(c.hash, [c.bytes]);
-      arrivals.ended(true);
-      expect(await arrivals.begin(3, true)).toBe(true);
-      for (const c of second) await arrivals.add(c.hash, [c.bytes]);
-      arrivals.ended(true);
+      await pack(1, first.slice(0, 3), true);
+      await pack(2, first.slice(3));
+      await pack(3, second, true);
       arrivals.stored(3);
       expect(await arrivals.fileOf(refs(first))).toEqual({ sha256: sha256(first), stored: false });
       expect(await arrivals.fileOf(refs(first.slice(0, 3)))).toEqual({
@@ -76,7 +81,6 @@ describe("a session's arrivals", () => {
     // Stopped for good: the session's files are read back instead.
     expect(await arrivals.begin(1)).toBe(false);
     const a = chunk(randomBytes(1000));
-    arrivals.add(a.hash, [a.bytes]);
     arrivals.ended(true);
     expect(await arrivals.fileOf({ size: 1000, chunks: [{ hash: a.hash, length: 1000 }] })).toBeUndefined();
   });

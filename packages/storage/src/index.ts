@@ -6,6 +6,8 @@
 export { hashToken, mintToken } from "./auth/index.js";
 // Content-defined chunking (the Xet spec's), for clients that chunk before uploading.
 export {
+  ArrivingChunks,
+  type CheckedChunks,
   type Chunk,
   type ChunkedFile,
   Chunker,
@@ -21,8 +23,8 @@ export {
   fileSource,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
+  type NamedChunkBytes,
   prepareToChunk,
-  RunningSha256,
   TARGET_CHUNK_SIZE,
 } from "./chunking/index.js";
 // The content store (file bytes by sha256, as deduplicated chunks).

@@ -13,13 +13,13 @@
  */
 import { createHash } from "node:crypto";
 import type { ChunkRef } from "@cairn/core";
-import { RunningSha256 } from "@cairn/storage";
+import { ArrivingChunks, type CheckedChunks } from "@cairn/storage";
 
 /** The state after a whole pack, counted from the start of the file it belongs to (see `begin`). */
 interface PackEnd {
   chunks: number;
   bytes: number;
-  /** Computed on a worker thread (RunningSha256); undefined if that failed. */
+  /** Computed on a worker thread (ArrivingChunks); undefined if that failed. */
   sha256: Promise<string | undefined>;
   names: string;
   /** The pack it ends, and the first pack of its file's run. */
@@ -64,8 +64,8 @@ export class SessionArrivals {
   /** @param maxAhead how many packs one may wait behind (0: none, a pack out of order stops the tracking). */
   constructor(private readonly maxAhead = MAX_AHEAD) {}
 
-  /** The sha256 of the current run's bytes; made when the first pack is hashed. */
-  private bytes: RunningSha256 | undefined;
+  /** Checks the chunks and keeps the sha256 of the current run's bytes; made when the first pack is hashed. */
+  private bytes: ArrivingChunks | undefined;
   private names = new NamesHash();
   private chunks = 0;
   private size = 0;
@@ -106,7 +106,7 @@ export class SessionArrivals {
     }
     if (this.broken || n !== this.expected || this.arriving) return this.stop();
     this.arriving = true;
-    this.bytes ??= new RunningSha256();
+    this.bytes ??= new ArrivingChunks();
     if (startsFile) {
       this.from = n;
       this.bytes.restart();
@@ -118,21 +118,23 @@ export class SessionArrivals {
   }
 
   /**
-   * A chunk that arrived whole and matched its name: its bytes as the parts they arrived in (copied before this
-   * returns). Returns a promise when the caller should wait before adding more (the hashing is behind).
+   * A chunk of the pack being hashed that arrived whole, its bytes as the parts they arrived in (copied before
+   * this returns); it is checked against its name before `take` hands it on.
    */
-  add(hash: string, parts: readonly Uint8Array[]): Promise<void> | undefined {
-    if (this.broken || !this.bytes) return undefined;
+  add(hash: string, parts: readonly Uint8Array[]): void {
+    if (this.broken || !this.bytes) throw new Error("SessionArrivals: add outside a pack begun");
     let length = 0;
-    let wait: Promise<void> | undefined;
-    for (const part of parts) {
-      wait = this.bytes.update(part) ?? wait;
-      length += part.byteLength;
-    }
+    for (const part of parts) length += part.byteLength;
+    this.bytes.add(hash, parts);
     this.names.add({ hash, length });
     this.chunks++;
     this.size += length;
-    return wait;
+  }
+
+  /** The chunks added and checked since the last take (see ArrivingChunks.take): to store, in order. */
+  take(all: boolean): Promise<CheckedChunks> {
+    if (!this.bytes) throw new Error("SessionArrivals: take outside a pack begun");
+    return this.bytes.take(all);
   }
 
   /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */

@@ -11,7 +11,7 @@ import {
   TRANSFER_LIMITS,
   viewVersion,
 } from "@cairn/core";
-import { type ChunkStore, createChunkHasher, type PendingChunk } from "@cairn/storage";
+import { type CheckedChunks, type ChunkStore, createChunkHasher, type PendingChunk } from "@cairn/storage";
 import { EdgeRefusal, isCutShort } from "../errors.js";
 import { ArtifactParams, commonErrors, ErrorBody, VersionView } from "../schemas.js";
 import type { RoutePlugin } from "./_shared.js";
@@ -50,6 +50,10 @@ const sessionView = (s: { id: string; startedAt: string; heartbeatAt: string }) 
 /**
  * The chunks of a pack upload body, each checked against its name before it is handed on: a chunk whose
  * bytes do not hash to its name refuses the upload (400 INTEGRITY). Bounded to the pack body limit.
+ *
+ * A pack hashed in turn for its session (see transfer-arrivals.ts) is checked on the arrivals' worker thread, a
+ * block of chunks at a time while the next block arrives; any other pack is checked here. Either way the whole
+ * chunks that arrived and matched before a failure (a cut, a refusal) are handed on, so they are kept.
  */
 async function* checkedChunks(
   body: AsyncIterable<Uint8Array>,
@@ -73,26 +77,27 @@ async function* checkedChunks(
           { hint: "send the chunks in several packs" },
         );
       }
-      // Each chunk as the views of the body's pieces it arrived in: hashed and stored without a copy of its own.
+      // Each chunk as the views of the body's pieces it arrived in: checked here and stored without a copy of
+      // its own, or copied once for the arrivals' worker.
       for (const { hash, parts } of frames.pushParts(piece)) {
         arrived.add(hash);
-        for (const part of parts) namer.update(part);
-        if (namer.digest() !== hash) {
-          throw new EdgeRefusal(400, "INTEGRITY", `chunk ${hash} does not match its bytes: refused`, {
-            hint: "the bytes were damaged on the way, or the client names chunks wrongly",
-          });
-        }
         if (tracked) {
-          const behind = hashed.arrivals.add(hash, parts);
-          if (behind) await behind;
+          hashed.arrivals.add(hash, parts);
+          continue;
         }
+        for (const part of parts) namer.update(part);
+        if (namer.digest() !== hash) throw refused(hash);
         yield { hash, data: parts };
       }
+      if (tracked) yield* handOn(await hashed.arrivals.take(false));
       await touch();
     }
     frames.end();
+    if (tracked) yield* handOn(await hashed.arrivals.take(true));
     whole = true;
   } catch (error) {
+    // Before failing, the chunks that arrived whole and were still being checked (none after a refused one).
+    if (tracked) yield* handOn(await hashed.arrivals.take(true));
     if (isCutShort(error)) {
       throw invalid(`the pack upload was cut short after ${received} bytes`, {
         hint: "the whole chunks received are kept: ask chunks/missing again and send the rest",
@@ -103,6 +108,17 @@ async function* checkedChunks(
     if (tracked) hashed.arrivals.ended(whole);
   }
 }
+
+/** Chunks checked on the arrivals' worker, to hand on in order; the one that did not match refuses the upload. */
+function* handOn(checked: CheckedChunks): Generator<PendingChunk> {
+  yield* checked.chunks;
+  if (checked.bad !== undefined) throw refused(checked.bad);
+}
+
+const refused = (hash: string) =>
+  new EdgeRefusal(400, "INTEGRITY", `chunk ${hash} does not match its bytes: refused`, {
+    hint: "the bytes were damaged on the way, or the client names chunks wrongly",
+  });
 
 /**
  * Checks a file a client describes: every chunk present with the length given, and their bytes make the size

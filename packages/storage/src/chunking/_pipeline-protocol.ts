@@ -13,6 +13,11 @@ export type WorkerRole = "cuts" | "sha256";
 export type PipelineRequest =
   | { type: "start"; stream: number; role: WorkerRole; sha256: boolean; names?: boolean }
   | { type: "block"; stream: number; bytes: Uint8Array }
+  /**
+   * Chunks back to back in `bytes`, of these lengths: each checked against its name (keyed BLAKE3), in order,
+   * and hashed into the sha256 if it matches; the first that does not stops the check.
+   */
+  | { type: "check"; stream: number; bytes: Uint8Array; lengths: number[]; names: string[] }
   /** The sha256 of the bytes so far, going on after (a running hash's checkpoint). */
   | { type: "mark"; stream: number }
   /** The sha256 begins again from no bytes. */
@@ -27,6 +32,8 @@ export type PipelineReply =
   | { type: "block"; stream: number; cuts: number[]; names?: string[] }
   /** The stream's end: the file's sha256, and the name of its last chunk (the bytes after the last cut). */
   | { type: "end"; stream: number; sha256: string | undefined; last?: string }
+  /** The index of the first chunk whose bytes do not match its name, or -1 if all do. */
+  | { type: "check"; stream: number; bad: number }
   | { type: "mark"; stream: number; sha256: string }
   | { type: "restart"; stream: number }
   | { type: "failed"; stream: number; message: string };

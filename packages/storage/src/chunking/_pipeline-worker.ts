@@ -1,7 +1,8 @@
 /**
  * @module The worker thread behind `chunkStream`, the chunk store's reads and a server's upload hashing. In the
- * "cuts" role it finds chunk boundaries (the gear scan) and hashes the whole file; in the "sha256" role it only
- * hashes, and can say the digest so far (`mark`) and begin again (`restart`). It answers
+ * "cuts" role it finds chunk boundaries (the gear scan) and hashes the whole file; in the "sha256" role it
+ * hashes, checks chunks against their names as it does (`check`), and can say the digest so far (`mark`) and
+ * begin again (`restart`). It answers
  * each block once it is done with it, so the caller can bound the blocks in flight and knows when one may be
  * reused.
  */
@@ -22,6 +23,8 @@ let sha256: Hash | undefined;
 /** Naming chunks: the hasher holds the open chunk's bytes so far, which may have begun in earlier blocks. */
 let namer: ChunkHasher | undefined;
 let named = false;
+/** Checking chunks against their names (the "check" request). */
+let checker: ChunkHasher | undefined;
 
 function handle(request: PipelineRequest): PipelineReply | undefined {
   if (request.type === "start") {
@@ -60,6 +63,19 @@ function handle(request: PipelineRequest): PipelineReply | undefined {
       sha256?.update(piece);
     }
     return named ? { type: "block", stream, cuts, names } : { type: "block", stream, cuts };
+  }
+  if (request.type === "check") {
+    // Named first, which brings each chunk into this core's cache for the sha256 (see _from-memory.ts).
+    checker ??= createChunkHasher();
+    let at = 0;
+    for (let i = 0; i < request.lengths.length; i++) {
+      const chunk = request.bytes.subarray(at, at + request.lengths[i]!);
+      checker.update(chunk);
+      if (checker.digest() !== request.names[i]) return { type: "check", stream, bad: i };
+      sha256?.update(chunk);
+      at += chunk.length;
+    }
+    return { type: "check", stream, bad: -1 };
   }
   if (request.type === "mark") {
     return { type: "mark", stream, sha256: sha256 ? sha256.copy().digest("hex") : "" };

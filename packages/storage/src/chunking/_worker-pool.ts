@@ -57,6 +57,11 @@ export class PipelineWorker {
     return this.request({ type: "block", stream: this.stream, bytes });
   }
 
+  /** Checks chunks back to back in `bytes` against their names, hashing those that match (see the protocol). */
+  check(bytes: Uint8Array, lengths: number[], names: string[]): Promise<PipelineReply> {
+    return this.request({ type: "check", stream: this.stream, bytes, lengths, names });
+  }
+
   /** Resolves with the sha256 of the blocks sent so far (in the "sha256" role); the stream goes on. */
   mark(): Promise<PipelineReply> {
     return this.request({ type: "mark", stream: this.stream });

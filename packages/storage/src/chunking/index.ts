@@ -5,9 +5,9 @@
 
 export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "@cairn/core";
 export { chunkHash, createChunkHasher, usesNativeBlake3 } from "./_blake3.js";
+export { ArrivingChunks, type CheckedChunks, type NamedChunkBytes } from "./arriving-chunks.js";
 export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
 export { FileSource, fileSource } from "./file-source.js";
-export { RunningSha256 } from "./running-sha256.js";
 export type { ChunkedFile, ChunkStreamOptions, ChunkStreamSource } from "./stream.js";
 export { chunkStream, prepareToChunk } from "./stream.js";
