@@ -1,15 +1,17 @@
 /**
  * @module What arrived in a session's packs, in order: the sha256 of the chunk bytes, hashed as they come in
- * (on a worker thread: RunningSha256), so a file made of exactly the chunks sent, in the order sent, is checked
- * against its sha256 (or, when the client left the sha256 to the server, named by it) without reading it back
- * from the store, which costs seconds per GiB while the client waits for the answer.
+ * (on a worker thread, which checks each chunk against its name too: ArrivingChunks), so a file made of exactly
+ * the chunks sent, in the order sent, is checked against its sha256 (or, when the client left the sha256 to the
+ * server, named by it) without reading it back from the store, which costs seconds per GiB while the client
+ * waits for the answer.
  *
  * A push sends the chunks the server lacks in numbered packs, in file order. Packs are hashed in the order of
  * their numbers: a pack that arrives while those before it are still on the wire waits for them (up to
  * MAX_AHEAD of them). A file is vouched for if its chunks are those hashed from the session's first pack, or
  * from a pack the client marked as beginning a file, to the end of some pack. Anything else — a pack out of
  * order, resent after a cut, or refused — stops the session's tracking, and its files are then checked by
- * reading them back, as before. Only chunks already checked against their BLAKE3 are hashed here.
+ * reading them back, as before (and their chunks are checked on the request's thread). Only chunks that
+ * matched their BLAKE3 are hashed.
  */
 import { createHash } from "node:crypto";
 import type { ChunkRef } from "@cairn/core";
