@@ -362,6 +362,19 @@ describe("chunkStream: the pipelined path", () => {
     expect(closed).toBe(true);
     const again = await drain(pieces(bytes, MiB), { blockSize: MiB });
     expect(again.chunks.map(({ data: _, ...rest }) => rest)).toEqual(expected);
+    // Also when the worker names the chunks: one left mid-chunk does not leak into the next stream's names.
+    seen = 0;
+    for await (const _ of chunkStream(pieces(bytes, MiB), { blockSize: MiB, sha256: false })) {
+      if (++seen === 20) break;
+    }
+    const named: Named[] = [];
+    for await (const { offset, length, hash } of chunkStream(pieces(bytes, MiB), {
+      blockSize: MiB,
+      sha256: false,
+    })) {
+      named.push({ offset, length, hash });
+    }
+    expect(named).toEqual(expected);
   });
 
   it("an iteration abandoned mid-file (never finished, never returned) does not keep the process alive", () => {

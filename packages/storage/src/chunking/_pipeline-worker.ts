@@ -32,7 +32,8 @@ function handle(request: PipelineRequest): PipelineReply | undefined {
     finder = request.role === "cuts" ? new BoundaryFinder() : undefined;
     sha256 = request.sha256 ? createHash("sha256") : undefined;
     named = request.names === true && finder !== undefined;
-    if (named) namer ??= createChunkHasher();
+    // A fresh one: a stream abandoned mid-chunk leaves its bytes so far in the last.
+    namer = named ? createChunkHasher() : undefined;
     return undefined;
   }
   if (request.stream !== stream) return undefined; // left over from an abandoned stream
