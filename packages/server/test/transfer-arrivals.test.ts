@@ -75,6 +75,26 @@ describe("a session's arrivals", () => {
     }
   });
 
+  it("a pack out of order stops the tracking, and the pack arriving then still has every chunk checked", async () => {
+    const arrivals = new SessionArrivals();
+    const [a, b] = [chunk(randomBytes(70_000)), chunk(randomBytes(90_000))];
+    const bad = { hash: chunkHash(randomBytes(10)), bytes: randomBytes(5000) };
+    expect(await arrivals.begin(1)).toBe(true);
+    arrivals.add(a.hash, [a.bytes]);
+    // Far ahead of the pack arriving (more than MAX_AHEAD): the session is no longer tracked.
+    expect(await arrivals.begin(9)).toBe(false);
+    arrivals.add(b.hash, [b.bytes]);
+    arrivals.add(bad.hash, [bad.bytes]);
+    const checked = await arrivals.take(true);
+    expect(checked.chunks.map((c) => c.hash)).toEqual([a.hash, b.hash]);
+    expect(checked.bad).toBe(bad.hash);
+    arrivals.ended(false);
+    expect(await arrivals.begin(2)).toBe(false);
+    expect(
+      await arrivals.fileOf({ size: 70_000, chunks: [{ hash: a.hash, length: 70_000 }] }),
+    ).toBeUndefined();
+  });
+
   it("with no packs to wait behind (a worker of several), stop at once at a pack out of order", async () => {
     const arrivals = new SessionArrivals(0);
     expect(await arrivals.begin(2)).toBe(false);

@@ -80,6 +80,8 @@ export class SessionArrivals {
   private expected = 1;
   private arriving = false;
   private broken = false;
+  /** Nothing more is to be hashed: the worker goes back as soon as no pack is arriving. */
+  private releasing = false;
   private waiters: (() => void)[] = [];
   touched = Date.now();
 
@@ -90,7 +92,7 @@ export class SessionArrivals {
    */
   async begin(n: number, startsFile = false): Promise<boolean> {
     this.touched = Date.now();
-    if (this.broken) return false;
+    if (this.broken || this.releasing) return false;
     // Packs before this one are still to arrive, or arriving: the client sent them together. Wait for them.
     const deadline = Date.now() + TURN_WAIT_MS;
     while (
@@ -124,10 +126,12 @@ export class SessionArrivals {
    * this returns); it is checked against its name before `take` hands it on.
    */
   add(hash: string, parts: readonly Uint8Array[]): void {
-    if (this.broken || !this.bytes) throw new Error("SessionArrivals: add outside a pack begun");
+    if (!this.bytes) throw new Error("SessionArrivals: add outside a pack begun");
+    // Checked even once the tracking has stopped (another pack came out of order): this pack relies on it.
+    this.bytes.add(hash, parts);
+    if (this.broken) return;
     let length = 0;
     for (const part of parts) length += part.byteLength;
-    this.bytes.add(hash, parts);
     this.names.add({ hash, length });
     this.chunks++;
     this.size += length;
@@ -142,7 +146,9 @@ export class SessionArrivals {
   /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */
   ended(whole: boolean): void {
     this.touched = Date.now();
-    if (!whole || this.broken || !this.arriving || !this.bytes || this.ends.length >= MAX_ENDS) {
+    const arriving = this.arriving;
+    this.arriving = false;
+    if (!whole || this.broken || !arriving || !this.bytes || this.ends.length >= MAX_ENDS) {
       this.stop();
       return;
     }
@@ -155,7 +161,7 @@ export class SessionArrivals {
       from: this.from,
     });
     this.expected++;
-    this.arriving = false;
+    if (this.releasing) this.bytes.release();
     this.wake();
   }
 
@@ -181,9 +187,13 @@ export class SessionArrivals {
     return sha256 === undefined ? undefined : { sha256, stored };
   }
 
-  /** Nothing more will be hashed: the hashing worker goes back to the pool (once the digests asked for came). */
+  /**
+   * Nothing more will be hashed: the hashing worker goes back to the pool once the digests asked for have come,
+   * and once the pack arriving now (if one is) has ended — its chunks are still being checked there.
+   */
   release(): void {
-    this.bytes?.release();
+    this.releasing = true;
+    if (!this.arriving) this.bytes?.release();
   }
 
   private stop(): false {

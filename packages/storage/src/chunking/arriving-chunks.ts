@@ -92,6 +92,7 @@ export class ArrivingChunks {
 
   /** Adds the next chunk, its bytes as the parts they arrived in; they are copied before this returns. */
   add(hash: string, parts: readonly Uint8Array[]): void {
+    if (this.released) throw new Error("ArrivingChunks: a chunk added after release");
     if (this.refused) return;
     if (this.local) {
       addInThread(this.local, hash, parts);
