@@ -21,7 +21,7 @@ import { MAX_JSON_DEPTH, useDepthCheckedJson } from "./json-body.js";
 import { serialize } from "./json-reply.js";
 import { Metrics } from "./metrics.js";
 import { type RateLimit, RateLimiter } from "./rate-limit.js";
-import { OneLinePerRequest } from "./request-log.js";
+import { directRequestLines, OneLinePerRequest, requestLogger } from "./request-log.js";
 import { aliasRoutes } from "./routes/aliases.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { artifactRoutes } from "./routes/artifacts.js";
@@ -100,8 +100,9 @@ export function buildApp(options: BuildAppOptions): CairnApp {
     // While draining, a request that still arrives on an open keep-alive connection is served (with
     // `connection: close`) rather than refused with Fastify's own 503 body, which is not our error shape.
     return503OnClosing: false,
-    // One log line per request, when it is answered (request-log.ts).
-    logController: new OneLinePerRequest(),
+    // One log line per request, when it is answered, and a request's logger only if it is used (request-log.ts).
+    logController: new OneLinePerRequest(directRequestLines(options.logger)),
+    ...(options.logger ? { childLoggerFactory: requestLogger } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   useDepthCheckedJson(app, options.maxJsonDepth ?? MAX_JSON_DEPTH);

@@ -5,6 +5,7 @@
 import { Writable } from "node:stream";
 import { buildApp, type CairnApp, parseRateLimit } from "@cairn/server";
 import { mintToken } from "@cairn/storage";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API, buildFixture, expectError, type Fixture, issueToken } from "./_fixture.js";
 
@@ -271,5 +272,47 @@ describe("logs", () => {
     } finally {
       await logged.close();
     }
+  });
+
+  it("of requests answered without error are written by cairn exactly as pino writes the others", async () => {
+    // The same requests against a server logging as `cairn serve` configures it (those lines written by
+    // request-log.ts) and one whose logger has an option of its own (every line pino's).
+    const run = async (extra: object) => {
+      const lines: string[] = [];
+      const stream = { write: (line: string) => void lines.push(...line.trim().split("\n")) };
+      const logged = await buildFixture({ app: { logger: { level: "info", stream, ...extra } } });
+      try {
+        const token = await issueToken(logged, "ci-bot", "writer");
+        const requests = [
+          {
+            url: `${API}/artifacts?limit=2`,
+            headers: { authorization: `Bearer ${token}`, "x-request-id": "a" },
+          },
+          { url: `${API}/resolve/classifier%40production`, headers: { authorization: `Bearer ${token}` } },
+          {
+            url: `${API}/artifacts/nope`,
+            headers: { authorization: `Bearer ${token}`, "accept-version": "2" },
+          },
+          { url: `${API}/artifacts`, headers: { "x-request-id": "anonymous" } },
+        ];
+        for (const { url, headers } of requests) await logged.app.inject({ method: "GET", url, headers });
+      } finally {
+        await logged.close();
+      }
+      // What differs between any two runs: the time, the durations, generated request ids.
+      return lines
+        .map((line) =>
+          line
+            .replace(/"time":\d+/, '"time":0')
+            .replace(/"responseTime":[\d.e+-]+/, '"responseTime":0')
+            .replace(/"reqId":"[0-9a-f-]{36}"/, '"reqId":"generated"'),
+        )
+        .filter((line) => line.includes('"reqId"'));
+    };
+    const direct = await run({});
+    const byPino = await run({ timestamp: pino.stdTimeFunctions.epochTime });
+    expect(direct.filter((l) => l.includes('"msg":"request completed"'))).toHaveLength(4);
+    expect(direct.some((l) => l.includes('"actor":"ci-bot"') && l.includes('"version":"2"'))).toBe(true);
+    expect(direct).toEqual(byPino);
   });
 });
