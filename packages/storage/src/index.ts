@@ -23,7 +23,6 @@ export {
   fileSource,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
-  type NamedChunkBytes,
   prepareToChunk,
   TARGET_CHUNK_SIZE,
 } from "./chunking/index.js";

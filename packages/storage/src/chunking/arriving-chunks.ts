@@ -11,19 +11,14 @@
 import { createHash, type Hash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { copyBytes } from "@cairn/core";
+import type { PendingChunk } from "../chunks/chunk-store.js";
 import { type ChunkHasher, createChunkHasher } from "./_blake3.js";
 import type { PipelineReply } from "./_pipeline-protocol.js";
 import { leaseWorker, type PipelineWorker, releaseWorker } from "./_worker-pool.js";
 
-/** A chunk with its name: its bytes in one array, or as the consecutive parts they arrived in. */
-export interface NamedChunkBytes {
-  hash: string;
-  data: Uint8Array | readonly Uint8Array[];
-}
-
 /** Chunks checked, in order, to hand on; `bad` names the chunk that did not match its name, if one did. */
 export interface CheckedChunks {
-  chunks: NamedChunkBytes[];
+  chunks: PendingChunk[];
   bad: string | undefined;
 }
 
@@ -58,7 +53,7 @@ interface Sent {
 interface InThread {
   namer: ChunkHasher;
   sha256: Hash;
-  checked: NamedChunkBytes[];
+  checked: PendingChunk[];
   /** The chunk that did not match its name. */
   bad?: string;
 }
@@ -135,7 +130,7 @@ export class ArrivingChunks {
       return { chunks: checked, bad: this.local.bad };
     }
     if (all) this.send();
-    const chunks: NamedChunkBytes[] = [];
+    const chunks: PendingChunk[] = [];
     while (!this.refused && this.sent.length > 0) {
       const head = this.sent[0]!;
       if (!all && !head.settled && this.sent.length <= BLOCKS_UNCHECKED) break;

@@ -5,7 +5,7 @@
 
 export { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE } from "@cairn/core";
 export { chunkHash, createChunkHasher, usesNativeBlake3 } from "./_blake3.js";
-export { ArrivingChunks, type CheckedChunks, type NamedChunkBytes } from "./arriving-chunks.js";
+export { ArrivingChunks, type CheckedChunks } from "./arriving-chunks.js";
 export type { Chunk, ChunkerOptions, ChunkWithData } from "./chunker.js";
 export { Chunker, chunkBuffer } from "./chunker.js";
 export { FileSource, fileSource } from "./file-source.js";
