@@ -131,14 +131,16 @@ export class OneLinePerRequest extends LogController {
     reply: FastifyReply,
   ): void {
     if (this.isLogDisabled(request)) return;
-    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
     if (error) {
-      reply.log.error({ ...line, err: error }, "request errored");
+      reply.log.error(
+        { req: request, res: reply, responseTime: reply.elapsedTime, err: error },
+        "request errored",
+      );
       return;
     }
     const bound = this.direct && reply.log instanceof RequestLogger ? reply.log.boundFields() : undefined;
     if (bound === undefined) {
-      reply.log.info(line, "request completed");
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, "request completed");
       return;
     }
     // The fields and their order of pino's line with Fastify's req and res serializers.
