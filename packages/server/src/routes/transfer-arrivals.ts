@@ -67,7 +67,7 @@ export class SessionArrivals {
   constructor(private readonly maxAhead = MAX_AHEAD) {}
 
   /** Checks the chunks and keeps the sha256 of the current run's bytes; made when the first pack is hashed. */
-  private bytes: ArrivingChunks | undefined;
+  private checks: ArrivingChunks | undefined;
   private names = new NamesHash();
   private chunks = 0;
   private size = 0;
@@ -110,10 +110,10 @@ export class SessionArrivals {
     }
     if (this.broken || n !== this.expected || this.arriving) return this.stop();
     this.arriving = true;
-    this.bytes ??= new ArrivingChunks();
+    this.checks ??= new ArrivingChunks();
     if (startsFile) {
       this.from = n;
-      this.bytes.restart();
+      this.checks.restart();
       this.names = new NamesHash();
       this.chunks = 0;
       this.size = 0;
@@ -126,9 +126,9 @@ export class SessionArrivals {
    * this returns); it is checked against its name before `take` hands it on.
    */
   add(hash: string, parts: readonly Uint8Array[]): void {
-    if (!this.bytes) throw new Error("SessionArrivals: add outside a pack begun");
+    if (!this.checks) throw new Error("SessionArrivals: add outside a pack begun");
     // Checked even once the tracking has stopped (another pack came out of order): this pack relies on it.
-    this.bytes.add(hash, parts);
+    this.checks.add(hash, parts);
     if (this.broken) return;
     let length = 0;
     for (const part of parts) length += part.byteLength;
@@ -139,8 +139,8 @@ export class SessionArrivals {
 
   /** The chunks added and checked since the last take (see ArrivingChunks.take): to store, in order. */
   take(all: boolean): Promise<CheckedChunks> {
-    if (!this.bytes) throw new Error("SessionArrivals: take outside a pack begun");
-    return this.bytes.take(all);
+    if (!this.checks) throw new Error("SessionArrivals: take outside a pack begun");
+    return this.checks.take(all);
   }
 
   /** The current pack's body is done: `whole` if every byte of it arrived and was accepted. */
@@ -148,20 +148,20 @@ export class SessionArrivals {
     this.touched = Date.now();
     const arriving = this.arriving;
     this.arriving = false;
-    if (!whole || this.broken || !arriving || !this.bytes || this.ends.length >= MAX_ENDS) {
+    if (!whole || this.broken || !arriving || !this.checks || this.ends.length >= MAX_ENDS) {
       this.stop();
       return;
     }
     this.ends.push({
       chunks: this.chunks,
       bytes: this.size,
-      sha256: this.bytes.mark().catch(() => undefined),
+      sha256: this.checks.mark().catch(() => undefined),
       names: this.names.copyDigest(),
       pack: this.expected,
       from: this.from,
     });
     this.expected++;
-    if (this.releasing) this.bytes.release();
+    if (this.releasing) this.checks.release();
     this.wake();
   }
 
@@ -193,7 +193,7 @@ export class SessionArrivals {
    */
   release(): void {
     this.releasing = true;
-    if (!this.arriving) this.bytes?.release();
+    if (!this.arriving) this.checks?.release();
   }
 
   private stop(): false {
